@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`. Everything else here serves them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export SPIEGEL_DATABASE ?= .data/spiegel.db
+
+.PHONY: run test lint chromium bench
+
+run: $(VENV)/.runtime
+	$(BIN)/spiegel demo
+	$(BIN)/spiegel serve
+
+test: $(VENV)/.test chromium
+	$(BIN)/ruff check server tests
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check server tests
+	$(BIN)/mypy server
+
+bench: $(VENV)/.test
+	$(BIN)/python tests/bench/bench_ingest.py
+
+$(VENV)/.runtime: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Spiegel needs Python 3.11 or newer"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+# Browser tests drive Debian's chromium (never `playwright install`, which downloads a build).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/lib/chromium/chromium || { \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	    echo "chromium is missing and this user cannot install it: run 'apt-get install chromium' as root."; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null || { \
+	    echo "Could not install chromium with apt-get; install Debian's 'chromium' package and retry."; exit 1; }; }

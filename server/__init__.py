@@ -1,0 +1,1 @@
+"""Spiegel: employee and customer satisfaction side by side."""

@@ -1,0 +1,283 @@
+"""Answers: the batch endpoint every client posts to, its validation, and exactly-once storage."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import get, post
+from litestar.datastructures import State
+from litestar.params import FromQuery, JSONBody
+
+from server.auth import Principal, PrincipalDep, person_only, same_origin_json, signed_in
+from server.clock import utc
+from server.config import Settings
+from server.db import Database
+from server.deps import DB, Conf, Now
+from server.questions import CONTACT_KINDS, Question, QuestionBook, kinds_for
+
+MAX_BATCH = 500
+MAX_CONTACT_REF = 100
+MAX_COMMENT = 1000
+
+Source = Literal["app", "kiosk", "link", "api", "import", "demo"]
+Status = Literal["stored", "duplicate", "rejected"]
+
+
+class AnswerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    id: uuid.UUID
+    question: int
+    value: int
+    answered_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    contact_ref: Annotated[str, msgspec.Meta(max_length=MAX_CONTACT_REF)] | None = None
+    comment: Annotated[str, msgspec.Meta(max_length=MAX_COMMENT)] | None = None
+    team: int | None = None
+
+
+class AnswerBatch(msgspec.Struct, forbid_unknown_fields=True):
+    answers: Annotated[list[AnswerIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class AnswerResult(msgspec.Struct, omit_defaults=True):
+    id: str
+    status: Status
+    reason: str | None = None
+
+
+class BatchResult(msgspec.Struct):
+    results: list[AnswerResult]
+
+
+class NewAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """One validated answer, ready to store; every source (app, kiosk, API, import) builds these."""
+
+    id: str
+    question_id: int
+    value: int
+    answered_at: int
+    source: Source
+    person_id: int | None = None
+    team_id: int | None = None
+    api_key_id: int | None = None
+    contact_ref: str | None = None
+    comment: str | None = None
+
+    def fingerprint(self) -> str:
+        body = msgspec.json.encode(
+            [
+                self.question_id,
+                self.value,
+                self.answered_at,
+                self.source,
+                self.person_id,
+                self.team_id,
+                self.api_key_id,
+                self.contact_ref,
+                self.comment,
+            ]
+        )
+        return hashlib.sha256(body).hexdigest()
+
+
+class OwnAnswer(msgspec.Struct, frozen=True):
+    id: str
+    question: int
+    kind: str
+    value: int
+    answered_at: datetime
+    contact_ref: str | None
+    comment: str | None
+
+
+class OwnAnswers(msgspec.Struct, frozen=True):
+    answers: list[OwnAnswer]
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _clean(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text or None
+
+
+def check(
+    answer: AnswerIn,
+    question: Question | None,
+    principal: Principal,
+    now: float,
+    settings: Settings,
+    teams: set[int],
+) -> str | None:
+    """Why this answer cannot be stored, or None when it can."""
+    if question is None:
+        return f"unknown question {answer.question}"
+    if not question.active:
+        return f"question {question.id} is not active"
+    if question.kind not in kinds_for(principal):
+        return f"you may not answer questions of kind {question.kind}"
+    if not question.scale.min <= answer.value <= question.scale.max:
+        return f"value must be between {question.scale.min} and {question.scale.max}"
+    at = answer.answered_at.timestamp()
+    if at > now + settings.clock_skew_seconds:
+        return "answered_at lies in the future"
+    if at < now - settings.answer_horizon_days * 86400:
+        return f"answered_at is older than {settings.answer_horizon_days} days"
+    if answer.contact_ref is not None and question.kind not in CONTACT_KINDS:
+        return f"questions of kind {question.kind} take no contact_ref"
+    if answer.team is not None and principal.kind == "person":
+        return "team is set by your account, not by the answer"
+    if principal.kind != "person" and answer.team is None and principal.team_id is None:
+        return "team is required for this API key"
+    if answer.team is not None and answer.team not in teams:
+        return f"unknown team {answer.team}"
+    return None
+
+
+def to_new_answer(answer: AnswerIn, principal: Principal, source: Source) -> NewAnswer:
+    return NewAnswer(
+        id=str(answer.id),
+        question_id=answer.question,
+        value=answer.value,
+        answered_at=int(answer.answered_at.timestamp()),
+        source=source,
+        person_id=principal.person_id,
+        team_id=answer.team if answer.team is not None else principal.team_id,
+        api_key_id=principal.api_key_id,
+        contact_ref=_clean(answer.contact_ref),
+        comment=_clean(answer.comment),
+    )
+
+
+# --- storage ---------------------------------------------------------------------------
+
+_INSERT = (
+    "INSERT INTO answers (id, question_id, value, answered_at, received_at, source, person_id,"
+    " team_id, api_key_id, contact_ref, comment, fingerprint)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def store_batch(db: Database, answers: list[NewAnswer], now: float) -> list[Status]:
+    """Store each answer once, in one transaction; say what became of each, in order.
+
+    An id seen before with the same body is a duplicate; with another body, a conflict
+    (reported as 'rejected'), and the stored answer stays as it was.
+    """
+    if not answers:
+        return []
+    outcome: list[Status] = []
+    async with db.transaction() as tx:
+        known = await _stored_fingerprints(tx, [a.id for a in answers])
+        rows = []
+        for answer in answers:
+            fingerprint = answer.fingerprint()
+            if answer.id in known:
+                same = known[answer.id] == fingerprint
+                outcome.append("duplicate" if same else "rejected")
+                continue
+            known[answer.id] = fingerprint
+            outcome.append("stored")
+            rows.append(_row(answer, now, fingerprint))
+        await tx.executemany(_INSERT, rows)
+    return outcome
+
+
+async def _stored_fingerprints(tx: Any, ids: list[str]) -> dict[str, str]:
+    marks = ", ".join("?" for _ in ids)
+    rows = await tx.fetch_all(f"SELECT id, fingerprint FROM answers WHERE id IN ({marks})", ids)
+    return {row["id"]: row["fingerprint"] for row in rows}
+
+
+def _row(answer: NewAnswer, now: float, fingerprint: str) -> tuple[Any, ...]:
+    return (
+        answer.id,
+        answer.question_id,
+        answer.value,
+        answer.answered_at,
+        int(now),
+        answer.source,
+        answer.person_id,
+        answer.team_id,
+        answer.api_key_id,
+        answer.contact_ref,
+        answer.comment,
+        fingerprint,
+    )
+
+
+CONFLICT = "conflict: this id was already used for a different answer"
+
+
+async def existing_teams(db: Database, team_ids: set[int]) -> set[int]:
+    if not team_ids:
+        return set()
+    marks = ", ".join("?" for _ in team_ids)
+    rows = await db.fetch_all(f"SELECT id FROM teams WHERE id IN ({marks})", list(team_ids))
+    return {row["id"] for row in rows}
+
+
+# --- routes ----------------------------------------------------------------------------
+
+
+@post("/api/v1/answers", guards=[signed_in, same_origin_json], status_code=200)
+async def post_answers(
+    data: JSONBody[AnswerBatch],
+    principal: PrincipalDep,
+    db: DB,
+    state: State,
+    settings: Conf,
+    clock: Now,
+) -> BatchResult:
+    """Store a batch of answers; the response is sent only after the transaction commits."""
+    now = clock()
+    book: QuestionBook = state.questions
+    source: Source = "app" if principal.kind == "person" else "api"
+    teams = await existing_teams(db, {a.team for a in data.answers if a.team is not None})
+    results: list[AnswerResult | None] = [None] * len(data.answers)
+    valid: list[tuple[int, NewAnswer]] = []
+    for index, answer in enumerate(data.answers):
+        reason = check(answer, book.by_id.get(answer.question), principal, now, settings, teams)
+        if reason:
+            results[index] = AnswerResult(id=str(answer.id), status="rejected", reason=reason)
+        else:
+            valid.append((index, to_new_answer(answer, principal, source)))
+    outcome = await store_batch(db, [a for _, a in valid], now)
+    for (index, answer), status in zip(valid, outcome, strict=True):
+        reason = CONFLICT if status == "rejected" else None
+        results[index] = AnswerResult(id=answer.id, status=status, reason=reason)
+    return BatchResult(results=[r for r in results if r is not None])
+
+
+@get("/api/v1/me/answers", guards=[person_only])
+async def own_answers(
+    principal: PrincipalDep, db: DB, clock: Now, days: FromQuery[int] = 56
+) -> OwnAnswers:
+    """The caller's own answers of the last `days` days, newest first."""
+    since = int(clock()) - max(1, min(days, 400)) * 86400
+    rows = await db.fetch_all(
+        "SELECT a.id, a.question_id, q.kind, a.value, a.answered_at, a.contact_ref, a.comment"
+        " FROM answers a JOIN questions q ON q.id = a.question_id"
+        " WHERE a.person_id = ? AND a.answered_at >= ? ORDER BY a.answered_at DESC, a.id",
+        (principal.person_id, since),
+    )
+    return OwnAnswers(
+        answers=[
+            OwnAnswer(
+                id=r["id"],
+                question=r["question_id"],
+                kind=r["kind"],
+                value=r["value"],
+                answered_at=utc(r["answered_at"]),
+                contact_ref=r["contact_ref"],
+                comment=r["comment"],
+            )
+            for r in rows
+        ]
+    )
+
+
+route_handlers = [post_answers, own_answers]

@@ -1,0 +1,105 @@
+"""create_app(): routes, middleware, templates and lifespan; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from jinja2 import pass_context
+from litestar import Litestar, Request
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
+
+from server import answers, auth, health, i18n, people, questions, staffapp
+from server.auth import AuthMiddleware, Principal, RateLimiter, principal_of
+from server.clock import Clock, system_clock
+from server.config import Settings, load
+from server.db import Database, instance_secret, migrate
+from server.questions import QuestionBook
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> Litestar:
+    settings = settings or load()
+    migrate(settings.database)
+    secret = settings.secret_key.reveal() or instance_secret(settings.database, "csrf")
+    db = Database(settings.database, settings.db_synchronous)
+    book = QuestionBook()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.open()
+        await book.reload(db)
+        try:
+            yield
+        finally:
+            await db.close()
+
+    def provide_principal(request: Request[Any, Any, Any]) -> Principal | None:
+        return principal_of(request)
+
+    return Litestar(
+        route_handlers=[
+            *health.route_handlers,
+            *auth.route_handlers,
+            *people.route_handlers,
+            *questions.route_handlers,
+            *answers.route_handlers,
+            *staffapp.route_handlers,
+        ],
+        dependencies={
+            "db": Provide(lambda: db, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "clock": Provide(lambda: clock, sync_to_thread=False),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        state=State(
+            {
+                "settings": settings,
+                "db": db,
+                "questions": book,
+                "rate_limiter": RateLimiter(settings.rate_limit_per_minute, clock),
+            }
+        ),
+        middleware=[AuthMiddleware(db, settings, clock)],
+        csrf_config=CSRFConfig(
+            secret=secret,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            # JSON calls are protected by auth.same_origin_json instead: the service worker
+            # that replays the outbox cannot read a CSRF cookie.
+            exclude=["/api/"],
+        ),
+        template_config=TemplateConfig(
+            directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_template_globals
+        ),
+        openapi_config=OpenAPIConfig(title="Spiegel", version="1", path="/schema"),
+        logging_config=LoggingConfig(
+            log_exceptions="always",
+            # Expected refusals are answered with a message; only real failures need a trace.
+            disable_stack_trace={400, 401, 403, 404, 405, 409, 410, 413, 422, 429},
+            root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[lifespan],
+    )
+
+
+def _template_globals(engine: JinjaTemplateEngine) -> None:
+    @pass_context
+    def t(context: Any, key: str, **values: object) -> str:
+        return i18n.translator(people.page_language(context["request"]))(key, **values)
+
+    @pass_context
+    def lang(context: Any) -> str:
+        return people.page_language(context["request"])
+
+    engine.engine.globals.update({"t": t, "lang": lang})

@@ -1,0 +1,367 @@
+"""Who is asking: sessions, invite sign-in, API keys, role guards, rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from server.clock import Clock
+from server.config import Settings
+from server.db import Database
+from server.deps import DB, Conf, Now
+
+SESSION_COOKIE = "spiegel_session"
+_SLIDE_AFTER_SECONDS = 3600
+
+Role = Literal["staff", "manager", "admin"]
+
+
+def new_token(nbytes: int = 32) -> str:
+    """A random token of nbytes*8 bits, safe in URLs and cookies."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry >= 256 bits of entropy, so a plain SHA-256 is enough (OWASP ASVS 5).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    """The caller of a request: a signed-in person or an API key."""
+
+    kind: Literal["person", "apikey"]
+    person_id: int | None = None
+    role: Role | None = None
+    name: str = ""
+    email: str = ""
+    team_id: int | None = None
+    language: str | None = None
+    api_key_id: int | None = None
+    via_cookie: bool = False
+
+
+PrincipalDep = NamedDependency[Principal]
+
+
+# --- sessions and API keys -------------------------------------------------------------
+
+
+async def create_session(db: Database, person_id: int, now: float, days: int, agent: str) -> str:
+    token = new_token()
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO sessions (token_hash, person_id, created_at, last_seen_at, expires_at,"
+            " user_agent) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                hash_token(token),
+                person_id,
+                int(now),
+                int(now),
+                int(now + days * 86400),
+                agent[:200],
+            ),
+        )
+    return token
+
+
+async def end_session(db: Database, token: str) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (hash_token(token),))
+
+
+async def person_from_session(db: Database, token: str, now: float, days: int) -> Principal | None:
+    row = await db.fetch_one(
+        "SELECT s.person_id, s.last_seen_at, p.role, p.name, p.email, p.team_id, p.language"
+        " FROM sessions s JOIN people p ON p.id = s.person_id"
+        " WHERE s.token_hash = ? AND s.expires_at > ? AND p.active = 1",
+        (hash_token(token), int(now)),
+    )
+    if row is None:
+        return None
+    if now - row["last_seen_at"] > _SLIDE_AFTER_SECONDS:
+        async with db.transaction() as tx:
+            await tx.execute(
+                "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
+                (int(now), int(now + days * 86400), hash_token(token)),
+            )
+    return Principal(
+        kind="person",
+        person_id=row["person_id"],
+        role=row["role"],
+        name=row["name"],
+        email=row["email"],
+        team_id=row["team_id"],
+        language=row["language"],
+        via_cookie=True,
+    )
+
+
+async def apikey_principal(db: Database, key: str) -> Principal | None:
+    row = await db.fetch_one(
+        "SELECT id, name, team_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        (hash_token(key),),
+    )
+    if row is None:
+        return None
+    return Principal(kind="apikey", api_key_id=row["id"], name=row["name"], team_id=row["team_id"])
+
+
+async def create_api_key(db: Database, name: str, team_id: int | None, now: float) -> str:
+    """Create a key and return it; only its hash is stored, so it can be shown only now."""
+    key = "spk_" + new_token()
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO api_keys (name, prefix, key_hash, team_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (name, key[:8], hash_token(key), team_id, int(now)),
+        )
+    return key
+
+
+# --- rate limits -------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Fixed one-minute windows per (bucket, client address), in this process's memory."""
+
+    def __init__(self, per_minute: int, clock: Clock) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._windows: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def hit(self, bucket: str, client: str) -> int:
+        """Count one request; return 0 if allowed, else the seconds until it would be."""
+        now = self.clock()
+        window = int(now // 60)
+        key = (bucket, client)
+        start, count = self._windows.get(key, (window, 0))
+        if start != window:
+            start, count = window, 0
+        if count >= self.per_minute:
+            return max(1, math.ceil((window + 1) * 60 - now))
+        self._windows[key] = (start, count + 1)
+        if len(self._windows) > 50_000:
+            self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
+        return 0
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    # Deliberately not X-Forwarded-For: a client can set it to dodge the limit.
+    return connection.client.host if connection.client else "unknown"
+
+
+def enforce_rate_limit(connection: ASGIConnection[Any, Any, Any, Any], bucket: str) -> None:
+    limiter: RateLimiter = connection.app.state.rate_limiter
+    wait = limiter.hit(bucket, client_address(connection))
+    if wait:
+        raise TooManyRequestsException(
+            detail="Too many requests; try again later.", headers={"Retry-After": str(wait)}
+        )
+
+
+async def rate_limited(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard for open endpoints: the bucket is the route's opt['rate_bucket'] or its path."""
+    enforce_rate_limit(connection, str(handler.opt.get("rate_bucket", connection.url.path)))
+
+
+# --- the middleware and guards ---------------------------------------------------------
+
+
+class AuthMiddleware(ASGIMiddleware):
+    """Puts the caller's Principal (or None) in scope['user']; never rejects by itself."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        scope["user"] = await self.resolve(scope)
+        await next_app(scope, receive, send)
+
+    async def resolve(self, scope: Scope) -> Principal | None:
+        headers = dict(scope.get("headers", []))
+        authz = headers.get(b"authorization", b"").decode("latin-1")
+        if authz.lower().startswith("bearer "):
+            return await apikey_principal(self.db, authz[7:].strip())
+        token = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
+        if token:
+            return await person_from_session(
+                self.db, token, self.clock(), self.settings.session_days
+            )
+        return None
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
+    return None
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    user = connection.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: a signed-in person or a valid API key; unauthenticated callers are rate-limited."""
+    if principal_of(connection) is None:
+        enforce_rate_limit(connection, "unauthenticated")
+        raise NotAuthorizedException(detail="Sign in first, or send a valid API key.")
+
+
+async def person_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    await signed_in(connection, handler)
+    principal = principal_of(connection)
+    if principal is None or principal.kind != "person":
+        raise PermissionDeniedException(detail="This needs a signed-in person.")
+
+
+def roles(*allowed: Role) -> Callable[..., Awaitable[None]]:
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        await person_only(connection, handler)
+        principal = principal_of(connection)
+        if principal is None or principal.role not in allowed:
+            raise PermissionDeniedException(detail="Your role may not open this.")
+
+    return guard
+
+
+async def same_origin_json(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """CSRF defence for cookie-authenticated JSON calls (the service worker cannot read a
+    CSRF cookie): a browser sends application/json cross-site only after a CORS preflight,
+    which this app never grants, and a foreign Origin is refused outright."""
+    principal = principal_of(connection)
+    if principal is None or not principal.via_cookie:
+        return
+    ctype = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise PermissionDeniedException(detail="Send the body as application/json.")
+    origin = connection.headers.get("origin")
+    if origin and origin.rstrip("/") != _own_origin(connection):
+        raise PermissionDeniedException(detail="Cross-site request refused.")
+
+
+def _own_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    settings: Settings = connection.app.state.settings
+    if settings.base_url:
+        return settings.public_url
+    return f"{connection.url.scheme}://{connection.headers.get('host', '')}"
+
+
+# --- invite sign-in -------------------------------------------------------------------
+
+
+async def create_invite(db: Database, person_id: int, now: float, hours: int) -> str:
+    token = new_token()
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO invites (person_id, token_hash, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (person_id, hash_token(token), int(now), int(now + hours * 3600)),
+        )
+    return token
+
+
+async def _invite_person(db: Database, token: str, now: float) -> Any:
+    return await db.fetch_one(
+        "SELECT i.id, p.id AS person_id, p.name, p.role FROM invites i"
+        " JOIN people p ON p.id = i.person_id"
+        " WHERE i.token_hash = ? AND i.used_at IS NULL AND i.expires_at > ? AND p.active = 1",
+        (hash_token(token), int(now)),
+    )
+
+
+async def _consume_invite(db: Database, invite_id: int, now: float) -> bool:
+    async with db.transaction() as tx:
+        changed, _ = await tx.execute(
+            "UPDATE invites SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+            (int(now), invite_id, int(now)),
+        )
+    return changed == 1
+
+
+def home_path(role: str | None) -> str:
+    return "/app/" if role == "staff" else "/home"
+
+
+@get("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
+async def signin_page(token: FromPath[str], db: DB, clock: Now) -> Template:
+    """Confirm page: a link preview or mail scanner that fetches the link does not use it up."""
+    row = await _invite_person(db, token, clock())
+    if row is None:
+        return Template("signin_invalid.html", status_code=410)
+    return Template("signin.html", context={"name": row["name"], "token": token})
+
+
+@post("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
+async def signin(
+    token: FromPath[str], request: Request[Any, Any, Any], db: DB, clock: Now, settings: Conf
+) -> Response[Any]:
+    now = clock()
+    row = await _invite_person(db, token, now)
+    if row is None or not await _consume_invite(db, row["id"], now):
+        return Template("signin_invalid.html", status_code=410)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await end_session(db, old)
+    session = await create_session(
+        db, row["person_id"], now, settings.session_days, request.headers.get("user-agent", "")
+    )
+    response = Redirect(home_path(row["role"]), status_code=303)
+    response.cookies.append(session_cookie(session, settings))
+    return response
+
+
+@post("/signout")
+async def signout(request: Request[Any, Any, Any], db: DB, settings: Conf) -> Redirect:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await end_session(db, token)
+    response = Redirect("/", status_code=303)
+    response.cookies.append(session_cookie("", settings, max_age=0))
+    return response
+
+
+def session_cookie(value: str, settings: Settings, max_age: int | None = None) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=value,
+        path="/",
+        max_age=settings.session_days * 86400 if max_age is None else max_age,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
+
+
+route_handlers = [signin_page, signin, signout]
