@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import pass_context
 from litestar import Litestar, Request
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
         ),
         request_max_body_size=settings.max_body_bytes,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         lifespan=[lifespan],
     )
 
