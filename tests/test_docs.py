@@ -1,0 +1,34 @@
+"""The docs cannot drift: the API page agrees with the OpenAPI schema the app serves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from litestar.testing import AsyncTestClient
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROUTE_ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \|", re.MULTILINE)
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    text = (DOCS / "api.md").read_text("utf-8")
+    return {(method, path) for method, path in ROUTE_ROW.findall(text)}
+
+
+async def served_routes(client: AsyncTestClient) -> set[tuple[str, str]]:
+    schema = (await client.get("/schema/openapi.json")).json()
+    return {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+
+async def test_api_page_lists_exactly_the_routes_in_the_openapi_schema(client) -> None:
+    served = await served_routes(client)
+    documented = documented_routes()
+    assert served, "the app serves an OpenAPI schema with routes"
+    assert served - documented == set(), "routes missing from docs/api.md"
+    assert documented - served == set(), "docs/api.md names routes the app does not serve"
