@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -27,14 +29,36 @@ def _with_db(settings: config.Settings, work: Callable[[db.Database], Awaitable[
     return asyncio.run(run())
 
 
+class RedactSignInTokens(logging.Filter):
+    """Access log lines show /signin/*** instead of the one-time token in the path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SIGNIN_PATH.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+_SIGNIN_PATH = re.compile(r"(/signin/)[^/?\s\"]+")
+
+
 def cmd_serve(settings: config.Settings, _: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
 
     app = create_app(settings)
+    logging.getLogger("uvicorn.access").addFilter(RedactSignInTokens())
     print(f"Spiegel is running at {settings.public_url}/  (Ctrl+C stops it)", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
     return 0
 
 

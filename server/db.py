@@ -9,12 +9,12 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+MIGRATIONS = Path(__file__).parent / "migrations"
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
 
@@ -28,11 +28,9 @@ class Migration:
 
 def available_migrations() -> list[Migration]:
     """The numbered SQL files in server/migrations, in order."""
-    folder = resources.files("server") / "migrations"
     found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql") and entry.name[:4].isdigit():
-            found.append(Migration(int(entry.name[:4]), entry.name, entry.read_text("utf-8")))
+    for entry in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"):
+        found.append(Migration(int(entry.name[:4]), entry.name, entry.read_text("utf-8")))
     return sorted(found, key=lambda m: m.version)
 
 

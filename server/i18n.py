@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
@@ -13,7 +13,7 @@ DEFAULT_LANGUAGE = "nl"
 
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    path = resources.files("server") / "messages" / f"{language}.json"
+    path = Path(__file__).parent / "messages" / f"{language}.json"
     data: dict[str, str] = json.loads(path.read_text("utf-8"))
     return data
 
