@@ -246,9 +246,9 @@ async def post_answers(
         else:
             valid.append((index, to_new_answer(answer, principal, source)))
     outcome = await store_batch(db, [a for _, a in valid], now)
-    for (index, answer), status in zip(valid, outcome, strict=True):
+    for (index, new), status in zip(valid, outcome, strict=True):
         reason = CONFLICT if status == "rejected" else None
-        results[index] = AnswerResult(id=answer.id, status=status, reason=reason)
+        results[index] = AnswerResult(id=new.id, status=status, reason=reason)
     return BatchResult(results=[r for r in results if r is not None])
 
 
