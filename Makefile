@@ -12,6 +12,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.test chromium
 	$(BIN)/ruff check server tests
+	$(BIN)/mypy server
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.test
