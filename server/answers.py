@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody
 
@@ -34,7 +34,8 @@ class AnswerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     answered_at: Annotated[datetime, msgspec.Meta(tz=True)]
     contact_ref: Annotated[str, msgspec.Meta(max_length=MAX_CONTACT_REF)] | None = None
     comment: Annotated[str, msgspec.Meta(max_length=MAX_COMMENT)] | None = None
-    team: int | None = None
+    # Bounded so that an id beyond SQLite's integer range is refused as input, not a 500.
+    team: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)] | None = None
 
 
 class AnswerBatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -212,6 +213,13 @@ def _row(answer: NewAnswer, now: float, fingerprint: str) -> tuple[Any, ...]:
 CONFLICT = "conflict: this id was already used for a different answer"
 
 
+async def stored_fingerprints(db: Database, ids: list[str]) -> dict[str, str]:
+    """The fingerprints of those of these answer ids that are already stored."""
+    marks = ", ".join("?" for _ in ids)
+    rows = await db.fetch_all(f"SELECT id, fingerprint FROM answers WHERE id IN ({marks})", ids)
+    return {row["id"]: row["fingerprint"] for row in rows}
+
+
 async def existing_teams(db: Database, team_ids: set[int]) -> set[int]:
     if not team_ids:
         return set()
@@ -223,7 +231,18 @@ async def existing_teams(db: Database, team_ids: set[int]) -> set[int]:
 # --- routes ----------------------------------------------------------------------------
 
 
-@post("/api/v1/answers", guards=[signed_in, same_origin_json], status_code=200)
+def not_utf8(_: Request[Any, Any, Any], __: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """msgspec raises UnicodeDecodeError on such bodies, which Litestar would answer with a 500."""
+    detail = "The request body is not valid UTF-8 JSON."
+    return Response({"status_code": 400, "detail": detail}, status_code=400)
+
+
+@post(
+    "/api/v1/answers",
+    guards=[signed_in, same_origin_json],
+    status_code=200,
+    exception_handlers={UnicodeDecodeError: not_utf8},
+)
 async def post_answers(
     data: JSONBody[AnswerBatch],
     principal: PrincipalDep,
@@ -237,14 +256,21 @@ async def post_answers(
     book: QuestionBook = state.questions
     source: Source = "app" if principal.kind == "person" else "api"
     teams = await existing_teams(db, {a.team for a in data.answers if a.team is not None})
+    built = [to_new_answer(answer, principal, source) for answer in data.answers]
+    stored = await stored_fingerprints(db, [a.id for a in built])
     results: list[AnswerResult | None] = [None] * len(data.answers)
     valid: list[tuple[int, NewAnswer]] = []
-    for index, answer in enumerate(data.answers):
+    for index, (answer, new) in enumerate(zip(data.answers, built, strict=True)):
+        # A re-send of a stored answer is a duplicate even if it would not pass today
+        # (question retired, past the horizon): the device must be allowed to forget it.
+        if stored.get(new.id) == new.fingerprint():
+            results[index] = AnswerResult(id=new.id, status="duplicate")
+            continue
         reason = check(answer, book.by_id.get(answer.question), principal, now, settings, teams)
         if reason:
-            results[index] = AnswerResult(id=str(answer.id), status="rejected", reason=reason)
+            results[index] = AnswerResult(id=new.id, status="rejected", reason=reason)
         else:
-            valid.append((index, to_new_answer(answer, principal, source)))
+            valid.append((index, new))
     outcome = await store_batch(db, [a for _, a in valid], now)
     for (index, new), status in zip(valid, outcome, strict=True):
         reason = CONFLICT if status == "rejected" else None
