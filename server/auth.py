@@ -88,7 +88,10 @@ async def end_session(db: Database, token: str) -> None:
         await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (hash_token(token),))
 
 
-async def person_from_session(db: Database, token: str, now: float, days: int) -> Principal | None:
+async def person_from_session(
+    db: Database, token: str, now: float, days: int
+) -> tuple[Principal, bool] | None:
+    """The person of a live session, and whether this use renewed the session."""
     row = await db.fetch_one(
         "SELECT s.person_id, s.last_seen_at, p.role, p.name, p.email, p.team_id, p.language"
         " FROM sessions s JOIN people p ON p.id = s.person_id"
@@ -97,13 +100,14 @@ async def person_from_session(db: Database, token: str, now: float, days: int) -
     )
     if row is None:
         return None
-    if now - row["last_seen_at"] > _SLIDE_AFTER_SECONDS:
+    renew = now - row["last_seen_at"] > _SLIDE_AFTER_SECONDS
+    if renew:
         async with db.transaction() as tx:
             await tx.execute(
                 "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
                 (int(now), int(now + days * 86400), hash_token(token)),
             )
-    return Principal(
+    principal = Principal(
         kind="person",
         person_id=row["person_id"],
         role=row["role"],
@@ -113,6 +117,7 @@ async def person_from_session(db: Database, token: str, now: float, days: int) -
         language=row["language"],
         via_cookie=True,
     )
+    return principal, renew
 
 
 async def apikey_principal(db: Database, key: str) -> Principal | None:
@@ -197,20 +202,41 @@ class AuthMiddleware(ASGIMiddleware):
         self.clock = clock
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        scope["user"] = await self.resolve(scope)
+        scope["user"], renewed = await self.resolve(scope)
+        if renewed:
+            send = self._renewing_cookie(send, renewed)
         await next_app(scope, receive, send)
 
-    async def resolve(self, scope: Scope) -> Principal | None:
+    async def resolve(self, scope: Scope) -> tuple[Principal | None, str | None]:
+        """The caller, and the session token whose cookie must be renewed (if any)."""
         headers = dict(scope.get("headers", []))
         authz = headers.get(b"authorization", b"").decode("latin-1")
         if authz.lower().startswith("bearer "):
-            return await apikey_principal(self.db, authz[7:].strip())
+            return await apikey_principal(self.db, authz[7:].strip()), None
         token = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
-        if token:
-            return await person_from_session(
-                self.db, token, self.clock(), self.settings.session_days
-            )
-        return None
+        if not token:
+            return None, None
+        found = await person_from_session(self.db, token, self.clock(), self.settings.session_days)
+        if found is None:
+            return None, None
+        principal, renewed = found
+        return principal, token if renewed else None
+
+    def _renewing_cookie(self, send: Send, token: str) -> Send:
+        # The session slid on the server; the browser's cookie must slide too, or it expires
+        # session_days after sign-in however often it is used.
+        name, value = session_cookie(token, self.settings).to_encoded_header()
+        prefix = f"{SESSION_COOKIE}=".encode()
+
+        async def wrapped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                # A response that sets the cookie itself (sign-in, sign-out) wins.
+                if not any(k.lower() == name and v.startswith(prefix) for k, v in headers):
+                    message = {**message, "headers": [*headers, (name, value)]}
+            await send(message)
+
+        return wrapped
 
 
 def _cookie(header: str, name: str) -> str | None:
