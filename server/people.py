@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -46,6 +47,10 @@ class MePatch(msgspec.Struct, forbid_unknown_fields=True):
     language: Literal["nl", "en"] | None
 
 
+# Deliberately loose (one @, no spaces, a dot in the domain): the invite mail is the real test.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 class PersonError(ValueError):
     """A person or team cannot be created as asked."""
 
@@ -77,10 +82,11 @@ async def add_person(
 ) -> tuple[int, str]:
     """Create a person (and their team if new); return their id and a one-time sign-in token."""
     email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
         raise PersonError(f"not an e-mail address: {email!r}")
     if not name.strip():
         raise PersonError("a name is required")
+    team = (team or "").strip() or None
     if role == "staff" and not team:
         raise PersonError("staff need a team")
     async with db.transaction() as tx:
