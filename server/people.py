@@ -105,6 +105,21 @@ async def add_person(
     return person_id, await create_invite(db, person_id, now, invite_hours)
 
 
+async def has_people(db: Database) -> bool:
+    """Whether anyone belongs to the organisation yet."""
+    return await db.fetch_value("SELECT 1 FROM people LIMIT 1") is not None
+
+
+async def add_team_manager(db: Database, person_id: int, team_id: int) -> None:
+    """Make a person manager of one more team (a manager may lead several)."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO team_managers (person_id, team_id) VALUES (?, ?)"
+            " ON CONFLICT (person_id, team_id) DO NOTHING",
+            (person_id, team_id),
+        )
+
+
 async def person_id_by_email(db: Database, email: str) -> int | None:
     value = await db.fetch_value("SELECT id FROM people WHERE email = ?", (email.strip().lower(),))
     return None if value is None else int(value)
