@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         openapi_config=OpenAPIConfig(title="Spiegel", version="1", path="/schema"),
         logging_config=LoggingConfig(
             log_exceptions="always",
+            exception_logging_handler=auth.log_uncaught,
             # Expected refusals are answered with a message; only real failures need a trace.
             disable_stack_trace={400, 401, 403, 404, 405, 409, 410, 413, 422, 429},
             root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},

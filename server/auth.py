@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -188,6 +189,18 @@ async def rate_limited(
 ) -> None:
     """Guard for open endpoints: the bucket is the route's opt['rate_bucket'] or its path."""
     enforce_rate_limit(connection, str(handler.opt.get("rate_bucket", connection.url.path)))
+
+
+# --- logs ------------------------------------------------------------------------------
+
+_SIGNIN_TOKEN = re.compile(r"(/signin/)[^/?\s]+")
+
+
+def log_uncaught(logger: Any, scope: Scope, tb: list[str]) -> None:
+    """Litestar's log line for a 500, minus the one-time token of a sign-in path: the
+    failed request did not use the invite up, so the token in the log would still work."""
+    path = _SIGNIN_TOKEN.sub(r"\1***", scope["path"])
+    logger.exception("Uncaught exception (connection_type=%s, path=%r):", scope["type"], path)
 
 
 # --- the middleware and guards ---------------------------------------------------------

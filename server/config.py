@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -156,4 +157,6 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     try:
         return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_custom)
     except msgspec.ValidationError as exc:
-        raise ValueError(f"Invalid setting: {exc}") from exc
+        # msgspec names the field (`$.port`); a person sets the variable (SPIEGEL_PORT).
+        message = re.sub(r"`\$\.(\w+)`", lambda m: PREFIX + m.group(1).upper(), str(exc))
+        raise ValueError(f"Invalid setting: {message}") from exc
