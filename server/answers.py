@@ -67,6 +67,9 @@ class NewAnswer(msgspec.Struct, frozen=True, kw_only=True):
     comment: str | None = None
 
     def fingerprint(self) -> str:
+        # A person's team comes from their account, not from the body: a re-send after they
+        # moved to another team is the same answer (a duplicate), not a conflict.
+        team_id = self.team_id if self.person_id is None else None
         body = msgspec.json.encode(
             [
                 self.question_id,
@@ -74,7 +77,7 @@ class NewAnswer(msgspec.Struct, frozen=True, kw_only=True):
                 self.answered_at,
                 self.source,
                 self.person_id,
-                self.team_id,
+                team_id,
                 self.api_key_id,
                 self.contact_ref,
                 self.comment,

@@ -124,6 +124,21 @@ async def test_duplicate_is_recognised_after_the_question_was_retired(
     assert count(settings) == 1
 
 
+async def test_resend_after_moving_to_another_team_is_a_duplicate_and_keeps_the_old_team(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    person_id = await signed_in_staff(app, client)
+    sent = answer()
+    await post(client, sent)
+    [before] = rows(settings)
+    async with db_of(app).transaction() as tx:
+        _, new_team = await tx.execute("INSERT INTO teams (name, created_at) VALUES ('Winkel', 0)")
+        await tx.execute("UPDATE people SET team_id = ? WHERE id = ?", (new_team, person_id))
+
+    assert await post(client, sent) == [{"id": sent["id"], "status": "duplicate"}]
+    assert [tuple(r) for r in rows(settings)] == [tuple(before)]
+
+
 async def test_conflicting_duplicate_is_refused_and_the_stored_answer_is_unchanged(
     app: Litestar, client: Client, settings: config.Settings
 ) -> None:
