@@ -14,14 +14,22 @@ from server import i18n
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
 _TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
+    # Litestar adds "; charset=utf-8" to text types itself.
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
     ".webmanifest": "application/manifest+json",
     ".json": "application/json",
     ".png": "image/png",
     ".svg": "image/svg+xml",
 }
+
+# Code and texts are revalidated on every fetch: the service worker's versioned cache is what
+# makes the app fast offline, so the HTTP cache must never hand the worker a stale copy.
+REVALIDATE = "no-cache"
+# Icons change almost never and a stale one harms nothing.
+ICON_CACHE = "public, max-age=604800"
+APP_PREFIX = "app."
 
 
 def _asset(folder: Path, name: str, cache: str) -> File:
@@ -32,33 +40,37 @@ def _asset(folder: Path, name: str, cache: str) -> File:
         path,
         content_disposition_type="inline",
         media_type=_TYPES[path.suffix],
-        headers={"Cache-Control": cache},
+        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
     )
 
 
 @get("/app/", sync_to_thread=False, include_in_schema=False)
 def shell() -> File:
     """The app shell; it holds no personal data, so the service worker may cache it."""
-    return _asset(PWA_DIR, "index.html", "no-cache")
+    return _asset(PWA_DIR, "index.html", REVALIDATE)
 
 
 @get("/app/sw.js", sync_to_thread=False, include_in_schema=False)
 def service_worker() -> File:
     # Served from /app/ itself so that its scope covers the whole app.
-    return _asset(PWA_DIR, "sw.js", "no-cache")
+    return _asset(PWA_DIR, "sw.js", REVALIDATE)
 
 
-@get("/app/i18n/{language:str}.json", sync_to_thread=False, include_in_schema=False)
-def messages(language: FromPath[str]) -> Response[dict[str, str]]:
-    """The same catalogue the server's pages use."""
-    if language not in i18n.LANGUAGES:
-        raise NotFoundException(detail=f"no catalogue for {language}")
-    return Response(i18n.catalogue(language), headers={"Cache-Control": "no-cache"})
+@get("/app/i18n/{filename:str}", sync_to_thread=False, include_in_schema=False)
+def messages(filename: FromPath[str]) -> Response[dict[str, str]]:
+    """The app's part of the catalogue the server's pages use: one source for both."""
+    language, _, suffix = filename.partition(".")
+    if suffix != "json" or language not in i18n.LANGUAGES:
+        raise NotFoundException(detail=f"no catalogue {filename}")
+    texts = {k: v for k, v in i18n.catalogue(language).items() if k.startswith(APP_PREFIX)}
+    return Response(texts, headers={"Cache-Control": REVALIDATE})
 
 
 @get("/app/{name:path}", sync_to_thread=False, include_in_schema=False)
 def asset(name: FromPath[Path]) -> File:
-    return _asset(PWA_DIR, str(name).lstrip("/"), "no-cache")
+    relative = str(name).lstrip("/")
+    cache = ICON_CACHE if relative.startswith("icons/") else REVALIDATE
+    return _asset(PWA_DIR, relative, cache)
 
 
 route_handlers = [shell, service_worker, messages, asset]

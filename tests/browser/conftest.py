@@ -1,0 +1,206 @@
+"""Browser tests: a real uvicorn server per test on 127.0.0.1, one Chromium per session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+from litestar import Litestar
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from server import config
+from server.app import create_app
+from tests.browser.faults import AnswerFaults, ConnectionDropped
+from tests.conftest import add_person
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PHONE = {"width": 360, "height": 740}
+T = TypeVar("T")
+
+# JavaScript run in the page: the outbox's entries, read straight from IndexedDB.
+OUTBOX_ENTRIES = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('spiegel-outbox');
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains('answers')) { db.close(); resolve([]); return; }
+    const all = db.transaction('answers').objectStore('answers').getAll();
+    all.onsuccess = () => { db.close(); resolve(all.result); };
+    all.onerror = () => reject(all.error);
+  };
+})"""
+
+
+class ServerClock:
+    """The server's clock: real time, plus a shift a test may move (the only fake)."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.shift
+
+    def advance(self, seconds: float) -> None:
+        self.shift += seconds
+
+
+class _QuietDrops(logging.Filter):
+    """The fault wrapper's deliberate connection drops are not errors worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+@dataclass
+class LiveServer:
+    app: Litestar
+    faults: AnswerFaults
+    clock: ServerClock
+    db_path: str
+    url: str
+    loop: asyncio.AbstractEventLoop
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's own event loop (the database lives there)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+
+    def add_staff(self, email: str = "anna@example.org", name: str = "Anna") -> tuple[int, str]:
+        return self.call(add_person(self.app, email=email, name=name, team="Klantenservice"))
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.db_path) as conn:
+            return list(conn.execute(query, params))
+
+    def execute(self, statement: str, params: tuple[Any, ...] = ()) -> None:
+        conn = sqlite3.connect(self.db_path, timeout=5)
+        try:
+            conn.execute(statement, params)
+            conn.commit()
+        finally:
+            conn.close()
+        self.call(self.app.state.questions.reload(self.app.state.db))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    db_path = str(tmp_path / "spiegel.db")
+    clock = ServerClock()
+    app = create_app(config.load({}, database=db_path), clock)
+    faults = AnswerFaults(app)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    uv = uvicorn.Server(
+        uvicorn.Config(faults, log_level="warning", access_log=False, lifespan="on")
+    )
+    loop = asyncio.new_event_loop()
+    quiet = _QuietDrops()
+    logging.getLogger("uvicorn.error").addFilter(quiet)
+    thread = threading.Thread(
+        target=lambda: loop.run_until_complete(uv.serve(sockets=[sock])), daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.01)
+    try:
+        yield LiveServer(app, faults, clock, db_path, f"http://127.0.0.1:{port}", loop)
+    finally:
+        faults.release.set()
+        uv.should_exit = True
+        thread.join(timeout=10)
+        loop.close()
+        sock.close()
+        logging.getLogger("uvicorn.error").removeFilter(quiet)
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
+    context = browser.new_context(
+        base_url=server.url,
+        viewport=PHONE,
+        locale="nl-NL",
+        timezone_id="Europe/Amsterdam",
+        service_workers="allow",
+    )
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+def sign_in(page: Page, server: LiveServer, email: str = "anna@example.org") -> int:
+    """Follow a fresh invite link and press the button; wait until the app is ready."""
+    person_id, token = server.add_staff(email=email)
+    follow_invite(page, token)
+    return person_id
+
+
+def follow_invite(page: Page, token: str) -> None:
+    page.goto(f"/signin/{token}")
+    page.get_by_role("button").click()
+    page.wait_for_url("**/app/")
+    wait_ready(page)
+
+
+def wait_ready(page: Page) -> None:
+    """The app has rendered its questions and its service worker controls the page."""
+    page.locator(".card.checkin .face").first.wait_for()
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+
+def outbox(page: Page) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = page.evaluate(OUTBOX_ENTRIES)
+    return entries
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def stored_ids(server: LiveServer) -> list[str]:
+    return [row[0] for row in server.sql("SELECT id FROM answers ORDER BY answered_at, id")]
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
