@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import get, post
 from litestar.datastructures import State
 from litestar.params import FromQuery, JSONBody
 
@@ -234,18 +234,7 @@ async def existing_teams(db: Database, team_ids: set[int]) -> set[int]:
 # --- routes ----------------------------------------------------------------------------
 
 
-def not_utf8(_: Request[Any, Any, Any], __: UnicodeDecodeError) -> Response[dict[str, Any]]:
-    """msgspec raises UnicodeDecodeError on such bodies, which Litestar would answer with a 500."""
-    detail = "The request body is not valid UTF-8 JSON."
-    return Response({"status_code": 400, "detail": detail}, status_code=400)
-
-
-@post(
-    "/api/v1/answers",
-    guards=[signed_in, same_origin_json],
-    status_code=200,
-    exception_handlers={UnicodeDecodeError: not_utf8},
-)
+@post("/api/v1/answers", guards=[signed_in, same_origin_json], status_code=200)
 async def post_answers(
     data: JSONBody[AnswerBatch],
     principal: PrincipalDep,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import pass_context
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -91,9 +91,16 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
         ),
         request_max_body_size=settings.max_body_bytes,
+        exception_handlers={UnicodeDecodeError: _not_utf8},
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         lifespan=[lifespan],
     )
+
+
+def _not_utf8(_: Request[Any, Any, Any], __: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    # msgspec raises UnicodeDecodeError on a body that is not UTF-8; Litestar would send a 500.
+    detail = "The request body is not valid UTF-8 JSON."
+    return Response({"status_code": 400, "detail": detail}, status_code=400)
 
 
 def _template_globals(engine: JinjaTemplateEngine) -> None:

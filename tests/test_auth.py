@@ -488,3 +488,22 @@ async def test_me_needs_a_sign_in(client: Client) -> None:
 
     assert response.status_code == 401
     assert response.json()["detail"]
+
+
+async def test_language_patch_that_is_not_utf8_gets_400_and_changes_nothing(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    person_id = await signed_in_staff(app, client)
+
+    response = await client.patch(
+        "/api/v1/me", content=b'{"language": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert "UTF-8" in response.json()["detail"]
+    conn = sqlite3.connect(settings.database)
+    try:
+        [(language,)] = conn.execute("SELECT language FROM people WHERE id = ?", (person_id,))
+    finally:
+        conn.close()
+    assert language is None
