@@ -76,13 +76,12 @@ async def test_answer_is_stored_with_its_person_team_and_source(
     assert await post(client, sent) == [{"id": sent["id"], "status": "stored"}]
 
     [row] = rows(settings)
-    team_id = db_of(app)
     assert row["id"] == sent["id"]
     assert (row["question_id"], row["value"], row["person_id"]) == (1, 2, person_id)
     assert row["answered_at"] == int(START.timestamp())
     assert row["source"] == "app"
     assert row["comment"] == "fijne dag"
-    assert row["team_id"] == await team_id.fetch_value(
+    assert row["team_id"] == await db_of(app).fetch_value(
         "SELECT team_id FROM people WHERE id = ?", (person_id,)
     )
 
