@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.datastructures import State
+from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody
 
 from server.auth import Principal, PrincipalDep, person_only, same_origin_json, signed_in
@@ -234,9 +235,19 @@ async def existing_teams(db: Database, team_ids: set[int]) -> set[int]:
 # --- routes ----------------------------------------------------------------------------
 
 
+def strict_batch(body: bytes) -> AnswerBatch:
+    """Decode again without coercion: Litestar converts bodies leniently ("2" becomes 2),
+    and a client sending a string where a number belongs has a bug it should hear about."""
+    try:
+        return msgspec.json.decode(body, type=AnswerBatch)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(detail=f"Invalid answers: {exc}") from exc
+
+
 @post("/api/v1/answers", guards=[signed_in, same_origin_json], status_code=200)
 async def post_answers(
     data: JSONBody[AnswerBatch],
+    request: Request[Any, Any, Any],
     principal: PrincipalDep,
     db: DB,
     state: State,
@@ -244,6 +255,7 @@ async def post_answers(
     clock: Now,
 ) -> BatchResult:
     """Store a batch of answers; the response is sent only after the transaction commits."""
+    data = strict_batch(await request.body())
     now = clock()
     book: QuestionBook = state.questions
     source: Source = "app" if principal.kind == "person" else "api"

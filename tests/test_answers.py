@@ -299,6 +299,8 @@ def _bad_bodies() -> dict[str, tuple[str | bytes, str]]:
         "not an object": ("[1, 2, 3]", "object"),
         "value as a word": (batch({**ok, "value": "two"}), "value"),
         "value as a boolean": (batch({**ok, "value": True}), "value"),
+        "value as a numeric string": (batch({**ok, "value": "2"}), "value"),
+        "question as a numeric string": (batch({**ok, "question": "1"}), "question"),
         "answers as an object": (json.dumps({"answers": ok}), "answers"),
         "question as a float": (batch({**ok, "question": 1.5}), "question"),
         "unknown field": (batch({**ok, "mood": "great"}), "mood"),
