@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
+from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import Request, get, post
@@ -167,28 +169,115 @@ _INSERT = (
 
 
 async def store_batch(db: Database, answers: list[NewAnswer], now: float) -> list[Status]:
-    """Store each answer once, in one transaction; say what became of each, in order.
+    """Store each answer once and say what became of each, in order, after the commit.
 
     An id seen before with the same body is a duplicate; with another body, a conflict
     (reported as 'rejected'), and the stored answer stays as it was.
     """
     if not answers:
         return []
-    outcome: list[Status] = []
+    committer = _committers.get(db)
+    if committer is None:
+        committer = _committers[db] = GroupCommit(db)
+    return await committer.store(answers, now)
+
+
+class _Waiting(NamedTuple):
+    answers: list[NewAnswer]
+    now: float
+    done: asyncio.Future[list[Status]]
+
+
+class GroupCommit:
+    """Batches that arrive while a transaction runs share the next one: one commit for many.
+
+    A transaction costs seven round trips to the writer's thread (BEGIN, the duplicate
+    check, the insert, COMMIT); concurrent single-answer posts now share them.
+    """
+
+    MAX_ANSWERS = 2000
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.waiting: list[_Waiting] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def store(self, answers: list[NewAnswer], now: float) -> list[Status]:
+        done: asyncio.Future[list[Status]] = asyncio.get_running_loop().create_future()
+        self.waiting.append(_Waiting(answers, now, done))
+        if self.task is None:
+            # A task of its own, so that a request cancelled mid-way cannot cancel the others'.
+            self.task = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        group: list[_Waiting] = []
+        try:
+            while self.waiting:
+                group = self._take()
+                await self._commit(group)
+        finally:
+            self.task = None
+            for left in group + self.waiting:
+                left.done.cancel()  # a no-op for those already answered
+            self.waiting = []
+
+    def _take(self) -> list[_Waiting]:
+        group, size = [self.waiting[0]], len(self.waiting[0].answers)
+        for nxt in self.waiting[1:]:
+            if size + len(nxt.answers) > self.MAX_ANSWERS:
+                break
+            group.append(nxt)
+            size += len(nxt.answers)
+        del self.waiting[: len(group)]
+        return group
+
+    async def _commit(self, group: list[_Waiting]) -> None:
+        try:
+            outcomes = await _store_group(self.db, group)
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0].done, exc)
+                return
+            for one in group:  # find the batch that fails; the others still get stored
+                await self._commit([one])
+            return
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            _settle(waiting.done, outcome)
+
+
+def _settle(done: asyncio.Future[list[Status]], outcome: list[Status] | Exception) -> None:
+    if done.done():  # its request was cancelled; what it sent is stored all the same
+        return
+    if isinstance(outcome, Exception):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
+
+
+_committers: WeakKeyDictionary[Database, GroupCommit] = WeakKeyDictionary()
+
+
+async def _store_group(db: Database, group: list[_Waiting]) -> list[list[Status]]:
+    """One transaction for several batches; the statuses of each batch, in order."""
+    outcomes: list[list[Status]] = []
     async with db.transaction() as tx:
-        known = await _stored_fingerprints(tx, [a.id for a in answers])
+        known = await _stored_fingerprints(tx, [a.id for w in group for a in w.answers])
         rows = []
-        for answer in answers:
-            fingerprint = answer.fingerprint()
-            if answer.id in known:
-                same = known[answer.id] == fingerprint
-                outcome.append("duplicate" if same else "rejected")
-                continue
-            known[answer.id] = fingerprint
-            outcome.append("stored")
-            rows.append(_row(answer, now, fingerprint))
+        for waiting in group:
+            outcome: list[Status] = []
+            for answer in waiting.answers:
+                fingerprint = answer.fingerprint()
+                if answer.id in known:
+                    same = known[answer.id] == fingerprint
+                    outcome.append("duplicate" if same else "rejected")
+                    continue
+                known[answer.id] = fingerprint
+                outcome.append("stored")
+                rows.append(_row(answer, waiting.now, fingerprint))
+            outcomes.append(outcome)
         await tx.executemany(_INSERT, rows)
-    return outcome
+    return outcomes
 
 
 async def _stored_fingerprints(tx: Any, ids: list[str]) -> dict[str, str]:
@@ -219,6 +308,8 @@ CONFLICT = "conflict: this id was already used for a different answer"
 
 async def stored_fingerprints(db: Database, ids: list[str]) -> dict[str, str]:
     """The fingerprints of those of these answer ids that are already stored."""
+    if not ids:
+        return {}
     marks = ", ".join("?" for _ in ids)
     rows = await db.fetch_all(f"SELECT id, fingerprint FROM answers WHERE id IN ({marks})", ids)
     return {row["id"]: row["fingerprint"] for row in rows}
@@ -260,21 +351,25 @@ async def post_answers(
     book: QuestionBook = state.questions
     source: Source = "app" if principal.kind == "person" else "api"
     teams = await existing_teams(db, {a.team for a in data.answers if a.team is not None})
-    built = [to_new_answer(answer, principal, source) for answer in data.answers]
-    stored = await stored_fingerprints(db, [a.id for a in built])
     results: list[AnswerResult | None] = [None] * len(data.answers)
     valid: list[tuple[int, NewAnswer]] = []
-    for index, (answer, new) in enumerate(zip(data.answers, built, strict=True)):
-        # A re-send of a stored answer is a duplicate even if it would not pass today
-        # (question retired, past the horizon): the device must be allowed to forget it.
-        if stored.get(new.id) == new.fingerprint():
-            results[index] = AnswerResult(id=new.id, status="duplicate")
-            continue
+    refused: list[tuple[int, NewAnswer, str]] = []
+    for index, answer in enumerate(data.answers):
+        new = to_new_answer(answer, principal, source)
         reason = check(answer, book.by_id.get(answer.question), principal, now, settings, teams)
         if reason:
-            results[index] = AnswerResult(id=new.id, status="rejected", reason=reason)
+            refused.append((index, new, reason))
         else:
             valid.append((index, new))
+    # A re-send of a stored answer is a duplicate even if it would not pass today
+    # (question retired, past the horizon): the device must be allowed to forget it.
+    # Answers that pass are told apart as duplicates by store_batch, in its transaction.
+    stored = await stored_fingerprints(db, [new.id for _, new, _ in refused])
+    for index, new, reason in refused:
+        if stored.get(new.id) == new.fingerprint():
+            results[index] = AnswerResult(id=new.id, status="duplicate")
+        else:
+            results[index] = AnswerResult(id=new.id, status="rejected", reason=reason)
     outcome = await store_batch(db, [a for _, a in valid], now)
     for (index, new), status in zip(valid, outcome, strict=True):
         reason = CONFLICT if status == "rejected" else None
