@@ -53,7 +53,7 @@ function h(tag, attrs = {}, ...children) {
     else if (key === 'value') el.value = value;
     else el.setAttribute(key, value === true ? '' : value);
   }
-  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  el.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   return el;
 }
 
@@ -210,7 +210,7 @@ async function saveComment(q) {
 
 // --- views ------------------------------------------------------------------------------
 
-function faces(q, onTap, { rest = false, pressed = null } = {}) {
+function faces(q, onTap, { rest = false, toggle = false, pressed = null } = {}) {
   const buttons = [];
   for (let v = q.scale.min; v <= q.scale.max; v += 1) {
     buttons.push(h('button', {
@@ -218,7 +218,7 @@ function faces(q, onTap, { rest = false, pressed = null } = {}) {
       class: 'face',
       id: `face-${q.id}-${v}`,
       'data-value': v,
-      'aria-pressed': pressed === null ? null : String(pressed === v),
+      'aria-pressed': toggle ? String(pressed === v) : null,
       'aria-disabled': rest ? 'true' : null,
       onclick: () => onTap(q, v),
     }, h('span', { class: 'drawing', svg: faceSvg(v, q.scale.min, q.scale.max) }),
@@ -235,7 +235,7 @@ function checkinCard(q) {
   const value = chosen(q);
   const card = h('section', { class: 'card checkin', 'aria-labelledby': `q-${q.id}` },
     h('h2', { id: `q-${q.id}` }, questionText(q)),
-    faces(q, tapFace, { pressed: value }),
+    faces(q, tapFace, { toggle: true, pressed: value }),
     notice(value !== null ? state.notice[q.id] : ''));
   if (state.commentFor === q.id && value !== null) {
     card.append(h('form', {
@@ -287,7 +287,7 @@ function mirrorCard(list) {
   return h('section', { class: 'card mirror', 'aria-labelledby': 'mirror-title' },
     h('h2', { id: 'mirror-title' }, t('app.mirror.title')),
     h('p', {}, t('app.mirror.intro')),
-    list.map((q) => [h('h3', { id: `q-${q.id}` }, questionText(q)), faces(q, tapFace, { pressed: chosen(q) })]));
+    list.map((q) => [h('h3', { id: `q-${q.id}` }, questionText(q)), faces(q, tapFace, { toggle: true, pressed: chosen(q) })]));
 }
 
 function todayView() {
@@ -296,6 +296,7 @@ function todayView() {
     const who = state.me.team ? `${t('app.greeting', { name: state.me.name })} · ${t('app.team', { team: state.me.team.name })}` : t('app.greeting', { name: state.me.name });
     parts.push(h('p', { class: 'muted' }, who));
   }
+  parts.push(rejectedList());
   if (!state.questions.length) {
     parts.push(h('p', {}, state.signedOut ? '' : t('app.no_questions')));
     return parts;
@@ -418,7 +419,7 @@ function rejectedList() {
     h('ul', {}, state.rejected.map((entry) => {
       const known = state.known[entry.answer.question];
       const answer = { ...entry.answer, kind: known ? known.kind : '' };
-      return h('li', { 'data-id': entry.id }, when(answer), h('span', {}, describe(answer)), h('span', { class: 'reason' }, entry.reason || ''),
+      return h('li', { 'data-id': entry.id }, when(answer), ' ', h('span', {}, describe(answer)), h('span', { class: 'reason' }, entry.reason || ''),
         h('span', { class: 'actions' },
           h('button', { type: 'button', id: `retry-${entry.id}`, onclick: () => outbox.retry(entry.id).catch(console.error) }, t('app.outbox.retry')),
           h('button', { type: 'button', class: 'secondary', id: `discard-${entry.id}`, onclick: () => outbox.discard(entry.id).catch(console.error) }, t('app.outbox.discard'))));
@@ -435,7 +436,6 @@ function renderStatus() {
       h('span', { class: 'icon', 'aria-hidden': 'true' }, n ? '…' : '✓'),
       n ? plural('app.outbox.waiting', n) : t('app.outbox.empty')),
     state.signedOut ? h('p', { id: 'signed-out', class: 'alert', role: 'alert' }, t('app.signedout')) : null,
-    rejectedList(),
   ));
 }
 
@@ -554,8 +554,9 @@ async function start() {
   render();
   outbox.addEventListener('change', async (event) => {
     if (event.detail && event.detail.delivered) mergeDelivered(event.detail.delivered);
+    const refused = state.rejected.length;
     await reloadOutbox();
-    if (location.hash === '#history') render();
+    if (location.hash === '#history' || refused !== state.rejected.length) render();
     else renderStatus();
   });
   window.addEventListener('online', wake);

@@ -227,7 +227,8 @@ export class Outbox extends EventTarget {
     for (const [entry, reason] of refused) await this.setAside(entry.id, reason);
     delivered.push(...gone.map((entry) => entry.answer));
     if (gone.length) this.emit({ delivered: gone.map((entry) => entry.answer) });
-    return 'done';
+    // An answer the server did not name stays queued and is tried again later.
+    return gone.length + refused.length < batch.length ? 'retry' : 'done';
   }
 
   async setAside(id, reason) {

@@ -163,6 +163,12 @@ def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
     context.close()
 
 
+def set_offline(context: BrowserContext, server: LiveServer, offline: bool) -> None:
+    """Take the phone off the network (or back on)."""
+    server.faults.offline = offline
+    context.set_offline(offline)
+
+
 def sign_in(page: Page, server: LiveServer, email: str = "anna@example.org") -> int:
     """Follow a fresh invite link and press the button; wait until the app is ready."""
     person_id, token = server.add_staff(email=email)
@@ -199,8 +205,9 @@ def stored_ids(server: LiveServer) -> list[str]:
     return [row[0] for row in server.sql("SELECT id FROM answers ORDER BY answered_at, id")]
 
 
-def screenshot(page: Page, name: str) -> Path:
+def screenshot(page: Page, name: str, full_page: bool = False) -> Path:
+    """Save what a 360 x 740 phone shows (or the whole page) under tests/artifacts/."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -10,7 +10,7 @@ from typing import Literal
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-Fault = Literal["pass", "error_500", "drop_before", "drop_after_commit", "hold"]
+Fault = Literal["pass", "error_500", "drop_before", "drop_after_commit", "hold", "offline"]
 
 
 @dataclass
@@ -35,6 +35,9 @@ class AnswerFaults:
     seen: list[Seen] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     holding: threading.Event = field(default_factory=threading.Event)
+    # Set while a test has the browser offline: Chromium's offline emulation can miss a
+    # service worker that starts up for a sync event, so the edge refuses too.
+    offline: bool = False
 
     def plan(self, faults: Iterable[Fault]) -> None:
         self.script = list(faults)
@@ -48,13 +51,13 @@ class AnswerFaults:
         if not is_answers:
             await self.app(scope, receive, send)
             return
-        fault: Fault = self.script.pop(0) if self.script else "pass"
+        fault: Fault = "offline" if self.offline else self._next()
         seen = Seen(fault)
         self.seen.append(seen)
         receive = await self._recorded(receive, seen)
         if fault == "error_500":
             await _plain(send, 500, b"test fault: server error before storing anything")
-        elif fault == "drop_before":
+        elif fault in ("drop_before", "offline"):
             await _cut(send)
         elif fault == "drop_after_commit":
             # The nasty case: the answers are committed, but the client never sees the result.
@@ -67,6 +70,9 @@ class AnswerFaults:
             await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    def _next(self) -> Fault:
+        return self.script.pop(0) if self.script else "pass"
 
     async def _recorded(self, receive: Receive, seen: Seen) -> Receive:
         """Read the whole body now (to record it) and replay it to the app."""

@@ -9,6 +9,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from tests.browser.conftest import (
     LiveServer,
     outbox,
+    set_offline,
     sign_in,
     stored_ids,
     wait_for,
@@ -30,7 +31,7 @@ def test_reload_offline_serves_the_shell_from_the_cache(
 ) -> None:
     page = context.new_page()
     sign_in(page, server)
-    context.set_offline(True)
+    set_offline(context, server, True)
     response = page.reload()
     assert response is not None and response.from_service_worker
     expect(page.get_by_role("heading", name="Prettige dag gehad?")).to_be_visible()
@@ -42,7 +43,7 @@ def test_four_answers_wait_offline_a_day_then_arrive_exactly_once(
 ) -> None:
     page = context.new_page()
     sign_in(page, server)
-    context.set_offline(True)
+    set_offline(context, server, True)
     page.locator(".card.checkin").get_by_role("button", name="Goed", exact=True).click()
     expect(page.locator(".card.checkin .notice")).to_contain_text("Opgeslagen: Goed")
     rate_contact(page, "A-1", "Goed")
@@ -67,7 +68,7 @@ def test_four_answers_wait_offline_a_day_then_arrive_exactly_once(
     assert {entry["id"] for entry in outbox(later)} == set(queued)
     assert stored_ids(server) == []
 
-    context.set_offline(False)
+    set_offline(context, server, False)
     expect(later.locator("#outbox-status")).to_have_text("✓Alle antwoorden zijn verstuurd.")
     wait_for(lambda: outbox(later) == [], what="an empty outbox")
     assert sorted(stored_ids(server)) == sorted(queued)
