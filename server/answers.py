@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal, NamedTuple
-from weakref import WeakKeyDictionary
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, get, post
@@ -161,12 +159,6 @@ def to_new_answer(answer: AnswerIn, principal: Principal, source: Source) -> New
 
 # --- storage ---------------------------------------------------------------------------
 
-_INSERT = (
-    "INSERT INTO answers (id, question_id, value, answered_at, received_at, source, person_id,"
-    " team_id, api_key_id, contact_ref, comment, fingerprint)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
 
 async def store_batch(db: Database, answers: list[NewAnswer], now: float) -> list[Status]:
     """Store each answer once and say what became of each, in order, after the commit.
@@ -174,116 +166,43 @@ async def store_batch(db: Database, answers: list[NewAnswer], now: float) -> lis
     An id seen before with the same body is a duplicate; with another body, a conflict
     (reported as 'rejected'), and the stored answer stays as it was.
     """
-    if not answers:
-        return []
-    committer = _committers.get(db)
-    if committer is None:
-        committer = _committers[db] = GroupCommit(db)
-    return await committer.store(answers, now)
+    statuses: list[Status] = []
+    for start in range(0, len(answers), MAX_BATCH):
+        statuses += await _store_chunk(db, answers[start : start + MAX_BATCH], now)
+    return statuses
 
 
-class _Waiting(NamedTuple):
-    answers: list[NewAnswer]
-    now: float
-    done: asyncio.Future[list[Status]]
+async def _store_chunk(db: Database, answers: list[NewAnswer], now: float) -> list[Status]:
+    fingerprints = [a.fingerprint() for a in answers]
+    first: dict[str, int] = {}
+    for index, answer in enumerate(answers):
+        first.setdefault(answer.id, index)
+    rows = [_row(answers[i], now, fingerprints[i]) for i in first.values()]
+    # One statement is one atomic transaction and one trip to the writer's thread: the ids
+    # it returns are the answers this call stored; the others were there before.
+    inserted = {row[0] for row in await db.write(_insert_sql(len(rows)), _flat(rows))}
+    known = await stored_fingerprints(db, [i for i in first if i not in inserted])
+    known.update((i, fingerprints[first[i]]) for i in inserted)
+    statuses: list[Status] = []
+    for index, (answer, fingerprint) in enumerate(zip(answers, fingerprints, strict=True)):
+        if answer.id in inserted and first[answer.id] == index:
+            statuses.append("stored")
+        else:
+            statuses.append("duplicate" if known.get(answer.id) == fingerprint else "rejected")
+    return statuses
 
 
-class GroupCommit:
-    """Batches that arrive while a transaction runs share the next one: one commit for many.
-
-    A transaction costs seven round trips to the writer's thread (BEGIN, the duplicate
-    check, the insert, COMMIT); concurrent single-answer posts now share them.
-    """
-
-    MAX_ANSWERS = 2000
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.waiting: list[_Waiting] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def store(self, answers: list[NewAnswer], now: float) -> list[Status]:
-        done: asyncio.Future[list[Status]] = asyncio.get_running_loop().create_future()
-        self.waiting.append(_Waiting(answers, now, done))
-        if self.task is None:
-            # A task of its own, so that a request cancelled mid-way cannot cancel the others'.
-            self.task = asyncio.create_task(self._drain())
-        return await done
-
-    async def _drain(self) -> None:
-        group: list[_Waiting] = []
-        try:
-            while self.waiting:
-                group = self._take()
-                await self._commit(group)
-        finally:
-            self.task = None
-            for left in group + self.waiting:
-                left.done.cancel()  # a no-op for those already answered
-            self.waiting = []
-
-    def _take(self) -> list[_Waiting]:
-        group, size = [self.waiting[0]], len(self.waiting[0].answers)
-        for nxt in self.waiting[1:]:
-            if size + len(nxt.answers) > self.MAX_ANSWERS:
-                break
-            group.append(nxt)
-            size += len(nxt.answers)
-        del self.waiting[: len(group)]
-        return group
-
-    async def _commit(self, group: list[_Waiting]) -> None:
-        try:
-            outcomes = await _store_group(self.db, group)
-        except Exception as exc:
-            if len(group) == 1:
-                _settle(group[0].done, exc)
-                return
-            for one in group:  # find the batch that fails; the others still get stored
-                await self._commit([one])
-            return
-        for waiting, outcome in zip(group, outcomes, strict=True):
-            _settle(waiting.done, outcome)
+def _insert_sql(count: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        "INSERT INTO answers (id, question_id, value, answered_at, received_at, source,"
+        " person_id, team_id, api_key_id, contact_ref, comment, fingerprint)"
+        f" VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id"
+    )
 
 
-def _settle(done: asyncio.Future[list[Status]], outcome: list[Status] | Exception) -> None:
-    if done.done():  # its request was cancelled; what it sent is stored all the same
-        return
-    if isinstance(outcome, Exception):
-        done.set_exception(outcome)
-    else:
-        done.set_result(outcome)
-
-
-_committers: WeakKeyDictionary[Database, GroupCommit] = WeakKeyDictionary()
-
-
-async def _store_group(db: Database, group: list[_Waiting]) -> list[list[Status]]:
-    """One transaction for several batches; the statuses of each batch, in order."""
-    outcomes: list[list[Status]] = []
-    async with db.transaction() as tx:
-        known = await _stored_fingerprints(tx, [a.id for w in group for a in w.answers])
-        rows = []
-        for waiting in group:
-            outcome: list[Status] = []
-            for answer in waiting.answers:
-                fingerprint = answer.fingerprint()
-                if answer.id in known:
-                    same = known[answer.id] == fingerprint
-                    outcome.append("duplicate" if same else "rejected")
-                    continue
-                known[answer.id] = fingerprint
-                outcome.append("stored")
-                rows.append(_row(answer, waiting.now, fingerprint))
-            outcomes.append(outcome)
-        await tx.executemany(_INSERT, rows)
-    return outcomes
-
-
-async def _stored_fingerprints(tx: Any, ids: list[str]) -> dict[str, str]:
-    marks = ", ".join("?" for _ in ids)
-    rows = await tx.fetch_all(f"SELECT id, fingerprint FROM answers WHERE id IN ({marks})", ids)
-    return {row["id"]: row["fingerprint"] for row in rows}
+def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
+    return [value for row in rows for value in row]
 
 
 def _row(answer: NewAnswer, now: float, fingerprint: str) -> tuple[Any, ...]:

@@ -145,13 +145,22 @@ class Database:
                 raise
             await conn.execute("COMMIT")
 
+    async def write(self, sql: str, params: Params = ()) -> list[Row]:
+        """One statement as its own transaction, committed when this returns; its rows
+        (from RETURNING). One trip to the writer's thread: the cheapest durable write."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        async with self._write_lock:
+            return list(await self._writer.execute_fetchall(sql, params))
+
+    # execute_fetchall runs, fetches and finishes the statement in one trip to the
+    # connection's thread, and leaves no cursor open (see the field notes on cursors).
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self.reader.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self.reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self.reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)
@@ -174,9 +183,7 @@ class Writer:
             pass
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        return next(iter(await self._conn.execute_fetchall(sql, params)), None)
