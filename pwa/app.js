@@ -350,7 +350,7 @@ function chart(weeks) {
     const bar = (value, dx, cls) => (value === null ? ''
       : `<rect class="${cls}" x="${x + dx}" y="${130 - value * 1.2}" width="13" height="${Math.max(1, value * 1.2)}"/>`);
     return bar(w.mood, 4, 'mood') + bar(w.contacts, 18, 'contacts')
-      + `<text x="${x + 17}" y="148" text-anchor="middle">${formatDate(w.start, { day: 'numeric', month: 'short' })}</text>`;
+      + `<text x="${x + 17}" y="148" text-anchor="middle">${formatDate(w.start, { day: 'numeric', month: 'numeric' })}</text>`;
   }).join('');
   const grid = [0, 50, 100].map((v) => `<line x1="28" x2="320" y1="${130 - v * 1.2}" y2="${130 - v * 1.2}"/>`
     + `<text x="24" y="${134 - v * 1.2}" text-anchor="end">${v}</text>`).join('');
@@ -459,7 +459,7 @@ function renderChrome() {
 function render() {
   const focused = document.activeElement && document.activeElement.id;
   const view = location.hash === '#history' ? historyView() : todayView();
-  document.getElementById('view').replaceChildren(...view);
+  document.getElementById('view').replaceChildren(...present(...view));
   renderChrome();
   renderStatus();
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();

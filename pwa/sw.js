@@ -3,7 +3,8 @@
 
 import { Outbox, SYNC_TAG } from './outbox.js';
 
-const VERSION = 'v1';
+// server/staffapp.py replaces 'dev' with a digest of the app's files when serving this.
+const VERSION = 'dev';
 const CACHE = `spiegel-app-${VERSION}`;
 const SHELL = '/app/';
 const PRECACHE = [

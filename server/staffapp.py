@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from litestar import Response, get
@@ -30,6 +32,7 @@ REVALIDATE = "no-cache"
 # Icons change almost never and a stale one harms nothing.
 ICON_CACHE = "public, max-age=604800"
 APP_PREFIX = "app."
+VERSION_MARK = "const VERSION = 'dev';"
 
 
 def _asset(folder: Path, name: str, cache: str) -> File:
@@ -50,10 +53,30 @@ def shell() -> File:
     return _asset(PWA_DIR, "index.html", REVALIDATE)
 
 
+def release() -> str:
+    """A digest of the app's files and texts: any change makes a new worker and a new cache."""
+    digest = hashlib.sha256()
+    for path in sorted(PWA_DIR.rglob("*")):
+        if path.is_file() and path.suffix in _TYPES:
+            digest.update(path.relative_to(PWA_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    for language in i18n.LANGUAGES:
+        digest.update(json.dumps(_app_texts(language), sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
 @get("/app/sw.js", sync_to_thread=False, include_in_schema=False)
-def service_worker() -> File:
-    # Served from /app/ itself so that its scope covers the whole app.
-    return _asset(PWA_DIR, "sw.js", REVALIDATE)
+def service_worker() -> Response[str]:
+    # Served from /app/ itself so that its scope covers the whole app. The browser compares
+    # the worker byte for byte on each visit: stamping the release into it is what makes a
+    # deployment replace the cached app.
+    source = (PWA_DIR / "sw.js").read_text("utf-8")
+    stamped = source.replace(VERSION_MARK, f"const VERSION = '{release()}';", 1)
+    return Response(
+        stamped,
+        media_type="text/javascript",
+        headers={"Cache-Control": REVALIDATE, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @get("/app/i18n/{filename:str}", sync_to_thread=False, include_in_schema=False)
@@ -62,8 +85,11 @@ def messages(filename: FromPath[str]) -> Response[dict[str, str]]:
     language, _, suffix = filename.partition(".")
     if suffix != "json" or language not in i18n.LANGUAGES:
         raise NotFoundException(detail=f"no catalogue {filename}")
-    texts = {k: v for k, v in i18n.catalogue(language).items() if k.startswith(APP_PREFIX)}
-    return Response(texts, headers={"Cache-Control": REVALIDATE})
+    return Response(_app_texts(language), headers={"Cache-Control": REVALIDATE})
+
+
+def _app_texts(language: str) -> dict[str, str]:
+    return {k: v for k, v in i18n.catalogue(language).items() if k.startswith(APP_PREFIX)}
 
 
 @get("/app/{name:path}", sync_to_thread=False, include_in_schema=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
@@ -24,6 +26,8 @@ def check(page: Page, name: str) -> None:
     assert results.violations_count == 0, results.generate_report()
     assert page.evaluate(TOO_SMALL) == [], name
     assert page.evaluate(OVERFLOW) <= 0, name
+    # No missing text: a raw catalogue key, or a null that slipped into the page.
+    assert not re.search(r"\bapp\.[a-z]|\bnull\b|\bundefined\b", page.inner_text("body")), name
     screenshot(page, name)
 
 

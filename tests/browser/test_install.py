@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Playwright
@@ -80,3 +81,11 @@ def test_app_texts_are_the_app_part_of_the_server_catalogue(
     assert nl.keys() == en.keys()
     assert all(key.startswith("app.") for key in nl)
     assert nl["app.outbox.waiting.other"] == "{n} antwoorden wachten op verbinding"
+
+
+def test_worker_carries_a_digest_of_the_release(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    first = context.request.get("/app/sw.js").text()
+    assert re.search(r"const VERSION = '[0-9a-f]{16}';", first)
+    assert context.request.get("/app/sw.js").text() == first
