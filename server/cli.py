@@ -58,6 +58,7 @@ def cmd_serve(settings: config.Settings, _: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=None,
+        access_log=settings.access_log,
     )
     return 0
 

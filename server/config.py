@@ -62,6 +62,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         _meta("Key that signs CSRF tokens; generated and kept in the database when empty."),
     ] = Secret("")
     log_level: Annotated[str, _meta("Logging level: DEBUG, INFO, WARNING or ERROR.")] = "INFO"
+    access_log: Annotated[
+        bool, _meta("Log a line per request (a reverse proxy in front usually does already).")
+    ] = False
     db_synchronous: Annotated[
         str,
         _meta("SQLite synchronous mode: NORMAL (fast, WAL-safe) or FULL (fsync every commit)."),
