@@ -112,13 +112,27 @@ function contactsToday() {
 
 // --- answering --------------------------------------------------------------------------
 
+/**
+ * When an answer to q is given now. The server keeps whole seconds, so a tap within a second
+ * of the previous answer to the same question is stamped a second later: "the latest tap of
+ * the day counts" must never be a tie.
+ */
+function answerTime(q) {
+  let at = Date.now();
+  for (const answer of allAnswers()) {
+    if (answer.question !== q.id) continue;
+    at = Math.max(at, Math.floor(Date.parse(answer.answered_at) / 1000) * 1000 + 1000);
+  }
+  return new Date(at).toISOString();
+}
+
 /** Keep one answer in the outbox (on disk) and start sending; resolves once it is kept. */
 async function store(q, value, { contactRef = null, comment = null } = {}) {
   const answer = {
     id: crypto.randomUUID(),
     question: q.id,
     value,
-    answered_at: new Date().toISOString(),
+    answered_at: answerTime(q),
     contact_ref: contactRef,
     comment,
   };

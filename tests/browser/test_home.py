@@ -37,6 +37,8 @@ def test_another_face_the_same_day_changes_todays_checkin(
     wait_for(lambda: len(answers(server, "checkin")) == 2, what="two check-ins")
     page.wait_for_timeout(300)
     assert [value for value, _, _ in answers(server, "checkin")] == [1, 2]
+    times = [t for (t,) in server.sql("SELECT answered_at FROM answers ORDER BY answered_at")]
+    assert times[0] < times[1], "the later tap is later, even within one second"
 
     # An optional comment after the tap becomes today's latest check-in, same face.
     page.locator("#comment").fill("Drukke maar fijne dag")
