@@ -13,11 +13,11 @@ from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody
 
-from server.auth import Principal, PrincipalDep, person_only, same_origin_json, signed_in
+from server.auth import Principal, all_of, caller, person_only, same_origin_json, signed_in
 from server.clock import utc
 from server.config import Settings
 from server.db import Database
-from server.deps import DB, Conf, Now
+from server.deps import Ctx
 from server.questions import CONTACT_KINDS, Question, QuestionBook, kinds_for
 
 MAX_BATCH = 500
@@ -254,19 +254,14 @@ def strict_batch(body: bytes) -> AnswerBatch:
         raise ValidationException(detail=f"Invalid answers: {exc}") from exc
 
 
-@post("/api/v1/answers", guards=[signed_in, same_origin_json], status_code=200)
+@post("/api/v1/answers", guards=[all_of(signed_in, same_origin_json)], status_code=200)
 async def post_answers(
-    data: JSONBody[AnswerBatch],
-    request: Request[Any, Any, Any],
-    principal: PrincipalDep,
-    db: DB,
-    state: State,
-    settings: Conf,
-    clock: Now,
+    data: JSONBody[AnswerBatch], request: Request[Any, Any, State], ctx: Ctx
 ) -> BatchResult:
     """Store a batch of answers; the response is sent only after the transaction commits."""
     data = strict_batch(await request.body())
-    now = clock()
+    principal, db, settings, state = caller(request), ctx.db, ctx.settings, request.app.state
+    now = ctx.clock()
     book: QuestionBook = state.questions
     source: Source = "app" if principal.kind == "person" else "api"
     teams = await existing_teams(db, {a.team for a in data.answers if a.team is not None})
@@ -298,11 +293,12 @@ async def post_answers(
 
 @get("/api/v1/me/answers", guards=[person_only])
 async def own_answers(
-    principal: PrincipalDep, db: DB, clock: Now, days: FromQuery[int] = 56
+    request: Request[Any, Any, State], ctx: Ctx, days: FromQuery[int] = 56
 ) -> OwnAnswers:
     """The caller's own answers of the last `days` days, newest first."""
-    since = int(clock()) - max(1, min(days, 400)) * 86400
-    rows = await db.fetch_all(
+    principal = caller(request)
+    since = int(ctx.clock()) - max(1, min(days, 400)) * 86400
+    rows = await ctx.db.fetch_all(
         "SELECT a.id, a.question_id, q.kind, a.value, a.answered_at, a.contact_ref, a.comment"
         " FROM answers a JOIN questions q ON q.id = a.question_id"
         " WHERE a.person_id = ? AND a.answered_at >= ? ORDER BY a.answered_at DESC, a.id",

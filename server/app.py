@@ -19,10 +19,11 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
 from server import answers, auth, health, i18n, people, questions, staffapp
-from server.auth import AuthMiddleware, Principal, RateLimiter, principal_of
+from server.auth import AuthMiddleware, RateLimiter
 from server.clock import Clock, system_clock
 from server.config import Settings, load
 from server.db import Database, instance_secret, migrate
+from server.deps import Context
 from server.questions import QuestionBook
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     secret = settings.secret_key.reveal() or instance_secret(settings.database, "csrf")
     db = Database(settings.database, settings.db_synchronous)
     book = QuestionBook()
+    context = Context(db=db, settings=settings, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -44,9 +46,6 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         finally:
             await db.close()
 
-    def provide_principal(request: Request[Any, Any, Any]) -> Principal | None:
-        return principal_of(request)
-
     return Litestar(
         route_handlers=[
             *health.route_handlers,
@@ -56,12 +55,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             *answers.route_handlers,
             *staffapp.route_handlers,
         ],
-        dependencies={
-            "db": Provide(lambda: db, sync_to_thread=False),
-            "settings": Provide(lambda: settings, sync_to_thread=False),
-            "clock": Provide(lambda: clock, sync_to_thread=False),
-            "principal": Provide(provide_principal, sync_to_thread=False),
-        },
+        dependencies={"ctx": Provide(lambda: context, sync_to_thread=False)},
         state=State(
             {
                 "settings": settings,

@@ -13,7 +13,6 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.di import NamedDependency
 from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
@@ -28,12 +27,13 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from server.clock import Clock
 from server.config import Settings
 from server.db import Database
-from server.deps import DB, Conf, Now
+from server.deps import Ctx
 
 SESSION_COOKIE = "spiegel_session"
 _SLIDE_AFTER_SECONDS = 3600
 
 Role = Literal["staff", "manager", "admin"]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
 def new_token(nbytes: int = 32) -> str:
@@ -58,9 +58,6 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     language: str | None = None
     api_key_id: int | None = None
     via_cookie: bool = False
-
-
-PrincipalDep = NamedDependency[Principal]
 
 
 # --- sessions and API keys -------------------------------------------------------------
@@ -260,6 +257,26 @@ def _cookie(header: str, name: str) -> str | None:
     return None
 
 
+def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The principal of a request that a guard has let through."""
+    principal = principal_of(connection)
+    if principal is None:
+        raise NotAuthorizedException(detail="Sign in first, or send a valid API key.")
+    return principal
+
+
+def all_of(*guards: Guard) -> Guard:
+    """Several guards as one: Litestar copies the route handler for each guard it calls."""
+
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        for each in guards:
+            await each(connection, handler)
+
+    return guard
+
+
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     user = connection.scope.get("user")
     return user if isinstance(user, Principal) else None
@@ -354,19 +371,17 @@ def home_path(role: str | None) -> str:
 
 
 @get("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
-async def signin_page(token: FromPath[str], db: DB, clock: Now) -> Template:
+async def signin_page(token: FromPath[str], ctx: Ctx) -> Template:
     """Confirm page: a link preview or mail scanner that fetches the link does not use it up."""
-    row = await _invite_person(db, token, clock())
+    row = await _invite_person(ctx.db, token, ctx.clock())
     if row is None:
         return Template("signin_invalid.html", status_code=410)
     return Template("signin.html", context={"name": row["name"], "token": token})
 
 
 @post("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
-async def signin(
-    token: FromPath[str], request: Request[Any, Any, Any], db: DB, clock: Now, settings: Conf
-) -> Response[Any]:
-    now = clock()
+async def signin(token: FromPath[str], request: Request[Any, Any, Any], ctx: Ctx) -> Response[Any]:
+    db, settings, now = ctx.db, ctx.settings, ctx.clock()
     row = await _invite_person(db, token, now)
     if row is None or not await _consume_invite(db, row["id"], now):
         return Template("signin_invalid.html", status_code=410)
@@ -382,12 +397,12 @@ async def signin(
 
 
 @post("/signout")
-async def signout(request: Request[Any, Any, Any], db: DB, settings: Conf) -> Redirect:
+async def signout(request: Request[Any, Any, Any], ctx: Ctx) -> Redirect:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await end_session(db, token)
+        await end_session(ctx.db, token)
     response = Redirect("/", status_code=303)
-    response.cookies.append(session_cookie("", settings, max_age=0))
+    response.cookies.append(session_cookie("", ctx.settings, max_age=0))
     return response
 
 

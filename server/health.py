@@ -6,7 +6,7 @@ import msgspec
 from litestar import Response, get
 
 from server.db import available_migrations
-from server.deps import DB
+from server.deps import Ctx
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -16,12 +16,12 @@ class Health(msgspec.Struct, frozen=True):
     migrations_available: int
 
 
-@get("/healthz", exclude_from_auth=True)
-async def healthz(db: DB) -> Response[Health]:
+@get("/healthz")
+async def healthz(ctx: Ctx) -> Response[Health]:
     """200 when the database answers and every migration is applied, else 503."""
     available = len(available_migrations())
     try:
-        applied = int(await db.fetch_value("SELECT COUNT(*) FROM schema_migrations") or 0)
+        applied = int(await ctx.db.fetch_value("SELECT COUNT(*) FROM schema_migrations") or 0)
         database = "ok"
     except Exception:  # any failure to read means "not reachable" to a load balancer
         applied, database = 0, "unreachable"

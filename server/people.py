@@ -13,8 +13,9 @@ from litestar.response import Redirect, Template
 
 from server.auth import (
     Principal,
-    PrincipalDep,
     Role,
+    all_of,
+    caller,
     create_invite,
     home_path,
     person_only,
@@ -24,7 +25,7 @@ from server.auth import (
 from server.clock import Clock
 from server.config import Settings
 from server.db import Database, Writer
-from server.deps import DB, Conf, Now
+from server.deps import Ctx
 from server.i18n import negotiate
 
 
@@ -169,23 +170,21 @@ async def _me(principal: Principal, db: Database, clock: Clock, settings: Settin
 
 
 @get("/api/v1/me", guards=[person_only])
-async def get_me(principal: PrincipalDep, db: DB, clock: Now, settings: Conf) -> Me:
+async def get_me(request: Request[Any, Any, Any], ctx: Ctx) -> Me:
     """The signed-in person, their team, language and whether this month's eNPS is due."""
-    return await _me(principal, db, clock, settings)
+    return await _me(caller(request), ctx.db, ctx.clock, ctx.settings)
 
 
-@patch("/api/v1/me", guards=[person_only, same_origin_json])
-async def patch_me(
-    data: JSONBody[MePatch], principal: PrincipalDep, db: DB, clock: Now, settings: Conf
-) -> Me:
+@patch("/api/v1/me", guards=[all_of(person_only, same_origin_json)])
+async def patch_me(data: JSONBody[MePatch], request: Request[Any, Any, Any], ctx: Ctx) -> Me:
     """Change the person's language (null follows the browser)."""
-    async with db.transaction() as tx:
+    principal = caller(request)
+    async with ctx.db.transaction() as tx:
         await tx.execute(
             "UPDATE people SET language = ? WHERE id = ?", (data.language, principal.person_id)
         )
-    return await _me(
-        msgspec.structs.replace(principal, language=data.language), db, clock, settings
-    )
+    changed = msgspec.structs.replace(principal, language=data.language)
+    return await _me(changed, ctx.db, ctx.clock, ctx.settings)
 
 
 @get("/", sync_to_thread=False)

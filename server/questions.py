@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-from litestar import get
+from litestar import Request, get
 from litestar.datastructures import State
 
-from server.auth import Principal, PrincipalDep, signed_in
+from server.auth import Principal, caller, signed_in
 from server.db import Database
 
 Kind = Literal[
@@ -87,10 +87,10 @@ def _question(row: Any) -> Question:
 
 
 @get("/api/v1/questions", guards=[signed_in], sync_to_thread=False)
-def list_questions(state: State, principal: PrincipalDep) -> QuestionList:
+def list_questions(request: Request[Any, Any, State]) -> QuestionList:
     """The active questions the caller may answer, to cache for offline use."""
-    book: QuestionBook = state.questions
-    return QuestionList(questions=book.answerable(principal))
+    book: QuestionBook = request.app.state.questions
+    return QuestionList(questions=book.answerable(caller(request)))
 
 
 route_handlers = [list_questions]
