@@ -150,8 +150,16 @@ class Database:
         (from RETURNING). One trip to the writer's thread: the cheapest durable write."""
         if self._writer is None:
             raise RuntimeError("database is not open")
-        async with self._write_lock:
-            return list(await self._writer.execute_fetchall(sql, params))
+        if self._write_lock.locked():
+            # Another coroutine's transaction is open on the writer: queued now, this
+            # statement would run inside it.
+            async with self._write_lock:
+                return list(await self._writer.execute_fetchall(sql, params))
+        # No lock needed: the writer's thread runs statements in the order they are queued,
+        # and execute_fetchall queues before it first yields, so no transaction can open in
+        # between. Not holding the lock across the trip lets concurrent writes queue up
+        # behind each other instead of waiting for the event loop between them.
+        return list(await self._writer.execute_fetchall(sql, params))
 
     # execute_fetchall runs, fetches and finishes the statement in one trip to the
     # connection's thread, and leaves no cursor open (see the field notes on cursors).
