@@ -125,5 +125,5 @@ CREATE TABLE answers (
 );
 CREATE INDEX answers_team_time ON answers (team_id, answered_at);
 CREATE INDEX answers_person_time ON answers (person_id, answered_at);
-CREATE INDEX answers_question_time ON answers (question_id, answered_at);
-CREATE INDEX answers_contact ON answers (contact_ref);
+-- Only answers with a contact reference are paired, and most answers have none.
+CREATE INDEX answers_contact ON answers (contact_ref) WHERE contact_ref IS NOT NULL;
