@@ -13,7 +13,7 @@ from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody
 
-from server.auth import Principal, all_of, caller, person_only, same_origin_json, signed_in
+from server.auth import Principal, caller, person_only, same_origin_json, signed_in
 from server.clock import utc
 from server.config import Settings
 from server.db import Database
@@ -254,7 +254,15 @@ def strict_batch(body: bytes) -> AnswerBatch:
         raise ValidationException(detail=f"Invalid answers: {exc}") from exc
 
 
-@post("/api/v1/answers", guards=[all_of(signed_in, same_origin_json)], status_code=200)
+async def may_post_answers(request: Request[Any, Any, State]) -> None:
+    """The guards of the busiest route, run as its before_request hook: that runs before the
+    body is read, like guards, but Litestar copies the whole route handler for every guard
+    call, a measurable share of this route's cost."""
+    await signed_in(request, request.route_handler)
+    await same_origin_json(request, request.route_handler)
+
+
+@post("/api/v1/answers", status_code=200, before_request=may_post_answers)
 async def post_answers(
     data: JSONBody[AnswerBatch], request: Request[Any, Any, State], ctx: Ctx
 ) -> BatchResult:
