@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -84,26 +85,81 @@ async def create_session(db: Database, person_id: int, now: float, days: int, ag
 async def end_session(db: Database, token: str) -> None:
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (hash_token(token),))
+    recent_sessions(db).forget(hash_token(token))
+
+
+class RecentSessions:
+    """Sessions found valid in the last few seconds, so that a device's burst of requests (a
+    kiosk's taps, a phone's sync) costs one look-up: a trip to the database's thread costs
+    more CPU than the rest of a small request. Sign-out, revocation and a person's changes in
+    this process forget entries at once; those of another process (the CLI) take effect
+    within TTL seconds."""
+
+    TTL = 10.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Principal, float, float]] = {}
+
+    def get(self, token_hash: str, now: float) -> Principal | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        principal, expires_at, checked_at = entry
+        if now >= expires_at or not 0 <= now - checked_at < self.TTL:
+            del self._entries[token_hash]
+            return None
+        return principal
+
+    def put(self, token_hash: str, principal: Principal, expires_at: float, now: float) -> None:
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[token_hash] = (principal, expires_at, now)
+
+    def forget(self, token_hash: str) -> None:
+        self._entries.pop(token_hash, None)
+
+    def forget_person(self, person_id: int) -> None:
+        """Call after any change to a person or their sessions (revocation, role, team, ...)."""
+        for key in [k for k, v in self._entries.items() if v[0].person_id == person_id]:
+            del self._entries[key]
+
+
+_recent: WeakKeyDictionary[Database, RecentSessions] = WeakKeyDictionary()
+
+
+def recent_sessions(db: Database) -> RecentSessions:
+    """The session memo of this database (one per database, so tests stay apart)."""
+    memo = _recent.get(db)
+    if memo is None:
+        memo = _recent[db] = RecentSessions()
+    return memo
 
 
 async def person_from_session(
     db: Database, token: str, now: float, days: int
 ) -> tuple[Principal, bool] | None:
     """The person of a live session, and whether this use renewed the session."""
+    token_hash = hash_token(token)
+    memo = recent_sessions(db)
+    if (known := memo.get(token_hash, now)) is not None:
+        return known, False
     row = await db.fetch_one(
-        "SELECT s.person_id, s.last_seen_at, p.role, p.name, p.email, p.team_id, p.language"
-        " FROM sessions s JOIN people p ON p.id = s.person_id"
+        "SELECT s.person_id, s.last_seen_at, s.expires_at, p.role, p.name, p.email, p.team_id,"
+        " p.language FROM sessions s JOIN people p ON p.id = s.person_id"
         " WHERE s.token_hash = ? AND s.expires_at > ? AND p.active = 1",
-        (hash_token(token), int(now)),
+        (token_hash, int(now)),
     )
     if row is None:
         return None
+    expires_at = row["expires_at"]
     renew = now - row["last_seen_at"] > _SLIDE_AFTER_SECONDS
     if renew:
+        expires_at = int(now + days * 86400)
         async with db.transaction() as tx:
             await tx.execute(
                 "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
-                (int(now), int(now + days * 86400), hash_token(token)),
+                (int(now), expires_at, token_hash),
             )
     principal = Principal(
         kind="person",
@@ -115,6 +171,7 @@ async def person_from_session(
         language=row["language"],
         via_cookie=True,
     )
+    memo.put(token_hash, principal, expires_at, now)
     return principal, renew
 
 

@@ -20,6 +20,7 @@ from server.auth import (
     home_path,
     person_only,
     principal_of,
+    recent_sessions,
     same_origin_json,
 )
 from server.clock import Clock
@@ -130,6 +131,7 @@ async def revoke_sessions(db: Database, person_id: int) -> int:
     """Sign a person out on every device."""
     async with db.transaction() as tx:
         changed, _ = await tx.execute("DELETE FROM sessions WHERE person_id = ?", (person_id,))
+    recent_sessions(db).forget_person(person_id)
     return changed
 
 
@@ -183,6 +185,7 @@ async def patch_me(data: JSONBody[MePatch], request: Request[Any, Any, Any], ctx
         await tx.execute(
             "UPDATE people SET language = ? WHERE id = ?", (data.language, principal.person_id)
         )
+    recent_sessions(ctx.db).forget_person(principal.person_id or 0)
     changed = msgspec.structs.replace(principal, language=data.language)
     return await _me(changed, ctx.db, ctx.clock, ctx.settings)
 

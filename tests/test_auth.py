@@ -289,6 +289,39 @@ async def test_revoke_sessions_signs_a_person_out_everywhere(
     assert session_rows(settings) == []
 
 
+async def test_revocation_here_ends_a_session_that_was_just_used(
+    app: Litestar, client: Client
+) -> None:
+    person_id = await signed_in_staff(app, client)
+    assert await me_status(client) == 200, "the session is now among the recent ones"
+
+    await people.revoke_sessions(db_of(app), person_id)
+
+    assert await me_status(client) == 401
+
+
+async def test_revocation_by_another_process_takes_effect_within_ten_seconds(
+    app: Litestar, client: Client, settings: config.Settings, clock: FakeClock
+) -> None:
+    await signed_in_staff(app, client)
+    assert await me_status(client) == 200
+    with sqlite3.connect(settings.database) as other_process:
+        other_process.execute("DELETE FROM sessions")
+
+    clock.advance(10)
+
+    assert await me_status(client) == 401
+
+
+async def test_a_language_change_shows_at_once(app: Litestar, client: Client) -> None:
+    await signed_in_staff(app, client)
+    assert (await client.get("/api/v1/me")).json()["language"] is None
+
+    await client.patch("/api/v1/me", json={"language": "en"})
+
+    assert (await client.get("/api/v1/me")).json()["language"] == "en"
+
+
 async def test_every_sign_in_gets_a_new_session_and_ends_the_old_one(
     app: Litestar, client: Client, settings: config.Settings
 ) -> None:
