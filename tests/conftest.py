@@ -20,6 +20,12 @@ from server.db import Database
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running for as long as
+    its session-wide fixture lives, and the async tests cannot run beside it."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/browser/"))
+
+
 class FakeClock:
     """A clock that stands still until a test moves it."""
 
