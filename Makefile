@@ -33,7 +33,8 @@ $(VENV)/.test: $(VENV)/.runtime
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-# Browser tests drive Debian's chromium (never `playwright install`, which downloads a build).
+# Browser tests drive Debian's chromium through executable_path: Playwright's own browser
+# download cannot work on these machines.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/lib/chromium/chromium || { \
 	  echo "Installing Debian's chromium for the browser tests..."; \
