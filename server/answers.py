@@ -242,6 +242,21 @@ async def existing_teams(db: Database, team_ids: set[int]) -> set[int]:
     return {row["id"] for row in rows}
 
 
+async def _refusals(
+    db: Database, refused: list[tuple[int, NewAnswer, str]]
+) -> list[tuple[int, AnswerResult]]:
+    """Results for answers that fail validation. A re-send of a stored answer is a duplicate
+    even if it would not pass today (question retired, past the horizon): the device must be
+    allowed to forget it. Answers that pass are told apart as duplicates by store_batch."""
+    stored = await stored_fingerprints(db, [new.id for _, new, _ in refused])
+    return [
+        (index, AnswerResult(id=new.id, status="duplicate"))
+        if stored.get(new.id) == new.fingerprint()
+        else (index, AnswerResult(id=new.id, status="rejected", reason=reason))
+        for index, new, reason in refused
+    ]
+
+
 # --- routes ----------------------------------------------------------------------------
 
 
@@ -283,15 +298,8 @@ async def post_answers(
             refused.append((index, new, reason))
         else:
             valid.append((index, new))
-    # A re-send of a stored answer is a duplicate even if it would not pass today
-    # (question retired, past the horizon): the device must be allowed to forget it.
-    # Answers that pass are told apart as duplicates by store_batch, in its transaction.
-    stored = await stored_fingerprints(db, [new.id for _, new, _ in refused])
-    for index, new, reason in refused:
-        if stored.get(new.id) == new.fingerprint():
-            results[index] = AnswerResult(id=new.id, status="duplicate")
-        else:
-            results[index] = AnswerResult(id=new.id, status="rejected", reason=reason)
+    for index, result in await _refusals(db, refused):
+        results[index] = result
     outcome = await store_batch(db, [a for _, a in valid], now)
     for (index, new), status in zip(valid, outcome, strict=True):
         reason = CONFLICT if status == "rejected" else None

@@ -355,18 +355,6 @@ async def person_only(
         raise PermissionDeniedException(detail="This needs a signed-in person.")
 
 
-def roles(*allowed: Role) -> Callable[..., Awaitable[None]]:
-    async def guard(
-        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-    ) -> None:
-        await person_only(connection, handler)
-        principal = principal_of(connection)
-        if principal is None or principal.role not in allowed:
-            raise PermissionDeniedException(detail="Your role may not open this.")
-
-    return guard
-
-
 async def same_origin_json(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,13 +185,6 @@ class Writer:
         """Run one statement; return (rows changed, last row id)."""
         async with self._conn.execute(sql, params) as cur:
             return cur.rowcount, cur.lastrowid
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        async with self._conn.executemany(sql, rows):
-            pass
-
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         return next(iter(await self._conn.execute_fetchall(sql, params)), None)

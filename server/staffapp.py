@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from pathlib import Path
 
 from litestar import Response, get
@@ -53,8 +54,10 @@ def shell() -> File:
     return _asset(PWA_DIR, "index.html", REVALIDATE)
 
 
+@cache
 def release() -> str:
-    """A digest of the app's files and texts: any change makes a new worker and a new cache."""
+    """A digest of the app's files and texts: any change makes a new worker and a new cache.
+    Computed once: the files change only with a deployment, which restarts the server."""
     digest = hashlib.sha256()
     for path in sorted(PWA_DIR.rglob("*")):
         if path.is_file() and path.suffix in _TYPES:
