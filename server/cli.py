@@ -7,7 +7,7 @@ import asyncio
 import logging
 import re
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from server import auth, config, db, demo, people
@@ -33,33 +33,58 @@ class RedactSignInTokens(logging.Filter):
     """Access log lines show /signin/*** instead of the one-time token in the path."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _SIGNIN_PATH.sub(r"\1***", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
+        if isinstance(record.args, Mapping):
+            record.args = {key: _redact(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_redact(arg) for arg in record.args)
         return True
 
 
 _SIGNIN_PATH = re.compile(r"(/signin/)[^/?\s\"]+")
 
 
+def _redact(value: object) -> object:
+    return _SIGNIN_PATH.sub(r"\1***", value) if isinstance(value, str) else value
+
+
+def server_logging() -> dict[str, Any]:
+    """Granian's logging, applied in its worker process too: the access log is redacted."""
+    redact = {"()": f"{__name__}.RedactSignInTokens"}
+    access = {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+    return {
+        "filters": {"redact_sign_in_tokens": redact},
+        "handlers": {
+            "console": {
+                "formatter": "generic",
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+            },
+            "access": {**access, "filters": ["redact_sign_in_tokens"]},
+        },
+    }
+
+
 def cmd_serve(settings: config.Settings, _: argparse.Namespace) -> int:
-    import uvicorn
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
-    from server.app import create_app
-
-    app = create_app(settings)
-    logging.getLogger("uvicorn.access").addFilter(RedactSignInTokens())
+    # Granian serves from a worker process that builds the app from the same SPIEGEL_*
+    # environment; migrating here first reports a broken database before the server starts.
+    db.migrate(settings.database)
     print(f"Spiegel is running at {settings.public_url}/  (Ctrl+C stops it)", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
+    Granian(
+        "server.app:create_app",
+        factory=True,
+        address=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        access_log=settings.access_log,
-    )
+        interface=Interfaces.ASGI,
+        workers=1,
+        loop=Loops.uvloop,
+        log_level=LogLevels(settings.log_level.lower()),
+        log_dictconfig=server_logging(),
+        log_access=settings.access_log,
+    ).serve()
     return 0
 
 

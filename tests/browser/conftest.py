@@ -1,4 +1,4 @@
-"""Browser tests: a real uvicorn server per test on 127.0.0.1, one Chromium per session."""
+"""Browser tests: a real Granian server per test on 127.0.0.1, one Chromium per session."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import uvicorn
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server.embed import Server as Granian
 from litestar import Litestar
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
@@ -68,7 +70,8 @@ class _QuietDrops(logging.Filter):
     """The fault wrapper's deliberate connection drops are not errors worth a traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+        # Granian logs the app's exception with its traceback as text, not as exc_info.
+        return f"{ConnectionDropped.__name__}: " not in record.getMessage()
 
 
 @dataclass
@@ -101,39 +104,55 @@ class LiveServer:
         self.call(self.app.state.questions.reload(self.app.state.db))
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, thread: threading.Thread) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        assert thread.is_alive(), "the test server stopped while starting"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.02)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The app behind Granian's HTTP stack, as `spiegel serve` runs it, but in this process
+    (Granian's embedded mode) so that the test shares the server's clock and app."""
     db_path = str(tmp_path / "spiegel.db")
     clock = ServerClock()
     app = create_app(config.load({}, database=db_path), clock)
     faults = AnswerFaults(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(
-        uvicorn.Config(faults, log_level="warning", access_log=False, lifespan="on")
+    port = free_port()
+    granian = Granian(
+        faults,
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.ASGI,
+        # Errors only: its warning that embedding is experimental is noise in every test.
+        log_level=LogLevels.error,
     )
-    loop = asyncio.new_event_loop()
     quiet = _QuietDrops()
-    logging.getLogger("uvicorn.error").addFilter(quiet)
-    thread = threading.Thread(
-        target=lambda: loop.run_until_complete(uv.serve(sockets=[sock])), daemon=True
-    )
+    logging.getLogger("_granian.utils").addFilter(quiet)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(granian.serve()), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.01)
+    wait_listening(port, thread)
     try:
         yield LiveServer(app, faults, clock, db_path, f"http://127.0.0.1:{port}", loop)
     finally:
         faults.release.set()
-        uv.should_exit = True
+        loop.call_soon_threadsafe(granian.stop)
         thread.join(timeout=10)
         loop.close()
-        sock.close()
-        logging.getLogger("uvicorn.error").removeFilter(quiet)
+        logging.getLogger("_granian.utils").removeFilter(quiet)
 
 
 @pytest.fixture(scope="session")
