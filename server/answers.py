@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import Request, get, post
@@ -178,9 +180,8 @@ async def _store_chunk(db: Database, answers: list[NewAnswer], now: float) -> li
     for index, answer in enumerate(answers):
         first.setdefault(answer.id, index)
     rows = [_row(answers[i], now, fingerprints[i]) for i in first.values()]
-    # One statement is one atomic transaction and one trip to the writer's thread: the ids
-    # it returns are the answers this call stored; the others were there before.
-    inserted = {row[0] for row in await db.write(_insert_sql(len(rows)), _flat(rows))}
+    # The ids this call stored; the others were there before (or another request's).
+    inserted = await group_insert(db).insert(rows)
     known = await stored_fingerprints(db, [i for i in first if i not in inserted])
     known.update((i, fingerprints[first[i]]) for i in inserted)
     statuses: list[Status] = []
@@ -190,6 +191,102 @@ async def _store_chunk(db: Database, answers: list[NewAnswer], now: float) -> li
         else:
             statuses.append("duplicate" if known.get(answer.id) == fingerprint else "rejected")
     return statuses
+
+
+_Waiting = tuple[list[tuple[Any, ...]], "asyncio.Future[set[str]]"]
+
+
+class GroupInsert:
+    """Group commit: the rows of requests that arrive while a write is on its way to the
+    writer's thread go to the database together, as one statement (one transaction, one
+    trip) as soon as that write returns. Under load each trip then carries many requests'
+    answers; alone, a request's rows leave at once. Each caller is answered after the
+    commit that holds its rows, with the ids it stored: an id sent by two callers in one
+    group belongs to the first. If a combined statement fails, each caller's rows are tried
+    alone, so that one caller's failure is not another's."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._waiting: list[_Waiting] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def insert(self, rows: list[tuple[Any, ...]]) -> set[str]:
+        """Insert rows (ids unique among them, at most MAX_BATCH); the ids this call stored."""
+        done: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rows, done))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        group: list[_Waiting] = []
+        try:
+            while self._waiting:
+                group = self._next_group()
+                await self._write(group)
+        except BaseException:
+            # Cancelled (the server is stopping): no caller may wait for a write that will
+            # not come.
+            for _, done in [*group, *self._waiting]:
+                done.cancel()
+            self._waiting.clear()
+            raise
+        finally:
+            self._flusher = None
+
+    def _next_group(self) -> list[_Waiting]:
+        group = [self._waiting.pop(0)]
+        size = len(group[0][0])
+        while self._waiting and size + len(self._waiting[0][0]) <= MAX_BATCH:
+            size += len(self._waiting[0][0])
+            group.append(self._waiting.pop(0))
+        return group
+
+    async def _write(self, group: list[_Waiting]) -> None:
+        owner: dict[str, int] = {}
+        rows = []
+        for member, (member_rows, _) in enumerate(group):
+            for row in member_rows:
+                if owner.setdefault(row[0], member) == member:
+                    rows.append(row)
+        try:
+            stored = {row[0] for row in await self.db.write(_insert_sql(len(rows)), _flat(rows))}
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0][1], exception=exc)
+                return
+            for alone in group:
+                await self._write([alone])
+            return
+        for member, (member_rows, done) in enumerate(group):
+            _settle(
+                done,
+                {row[0] for row in member_rows if row[0] in stored and owner[row[0]] == member},
+            )
+
+
+def _settle(
+    done: asyncio.Future[set[str]],
+    result: set[str] | None = None,
+    exception: BaseException | None = None,
+) -> None:
+    if done.done():  # its request was cancelled (the client went away); its rows stay stored
+        return
+    if exception is not None:
+        done.set_exception(exception)
+    else:
+        done.set_result(result or set())
+
+
+_groups: WeakKeyDictionary[Database, GroupInsert] = WeakKeyDictionary()
+
+
+def group_insert(db: Database) -> GroupInsert:
+    """The group commit of this database (one per database, so tests stay apart)."""
+    inserts = _groups.get(db)
+    if inserts is None:
+        inserts = _groups[db] = GroupInsert(db)
+    return inserts
 
 
 def _insert_sql(count: int) -> str:
