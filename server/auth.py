@@ -247,13 +247,18 @@ async def rate_limited(
 
 # --- logs ------------------------------------------------------------------------------
 
-_SIGNIN_TOKEN = re.compile(r"(/signin/)[^/?\s]+")
+_SIGNIN_TOKEN = re.compile(r"(/signin/)[^/?\s\"]+")
+
+
+def redact_sign_in_tokens(text: str) -> str:
+    """The text with the one-time token of every sign-in path in it replaced by ***."""
+    return _SIGNIN_TOKEN.sub(r"\1***", text)
 
 
 def log_uncaught(logger: Any, scope: Scope, tb: list[str]) -> None:
     """Litestar's log line for a 500, minus the one-time token of a sign-in path: the
     failed request did not use the invite up, so the token in the log would still work."""
-    path = _SIGNIN_TOKEN.sub(r"\1***", scope["path"])
+    path = redact_sign_in_tokens(scope["path"])
     logger.exception("Uncaught exception (connection_type=%s, path=%r):", scope["type"], path)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -34,32 +33,24 @@ class RedactSignInTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, Mapping):
-            record.args = {key: _redact(value) for key, value in record.args.items()}
+            record.args = {key: _redacted(value) for key, value in record.args.items()}
         elif isinstance(record.args, tuple):
-            record.args = tuple(_redact(arg) for arg in record.args)
+            record.args = tuple(_redacted(arg) for arg in record.args)
         return True
 
 
-_SIGNIN_PATH = re.compile(r"(/signin/)[^/?\s\"]+")
-
-
-def _redact(value: object) -> object:
-    return _SIGNIN_PATH.sub(r"\1***", value) if isinstance(value, str) else value
+def _redacted(value: object) -> object:
+    return auth.redact_sign_in_tokens(value) if isinstance(value, str) else value
 
 
 def server_logging() -> dict[str, Any]:
     """Granian's logging, applied in its worker process too: the access log is redacted."""
-    redact = {"()": f"{__name__}.RedactSignInTokens"}
-    access = {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+    stdout = {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
     return {
-        "filters": {"redact_sign_in_tokens": redact},
+        "filters": {"redact_sign_in_tokens": {"()": f"{__name__}.RedactSignInTokens"}},
         "handlers": {
-            "console": {
-                "formatter": "generic",
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stdout",
-            },
-            "access": {**access, "filters": ["redact_sign_in_tokens"]},
+            "console": {**stdout, "formatter": "generic"},
+            "access": {**stdout, "formatter": "access", "filters": ["redact_sign_in_tokens"]},
         },
     }
 

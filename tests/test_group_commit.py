@@ -95,9 +95,7 @@ async def test_same_id_from_two_callers_in_one_group(db: Database, db_path: str)
     assert stored_values(db_path) == {same: 2, other: 1}
 
 
-async def test_a_group_never_exceeds_a_batch(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_group_never_exceeds_a_batch(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     writes = CountingWrites(db, monkeypatch)
     batches = [[new() for _ in range(300)] for _ in range(3)]
     outcomes = await asyncio.gather(*(store_batch(db, b, NOW) for b in batches))
@@ -121,9 +119,7 @@ async def test_one_callers_failure_is_not_anothers(db: Database, db_path: str) -
     assert stored_values(db_path) == {good.id: 1}
 
 
-async def test_a_caller_that_goes_away_does_not_stop_the_others(
-    db: Database, db_path: str
-) -> None:
+async def test_a_caller_that_goes_away_does_not_stop_the_others(db: Database, db_path: str) -> None:
     gone, staying = new(), new()
     leaving = asyncio.create_task(store_batch(db, [gone], NOW))
     await asyncio.sleep(0)  # its rows are queued for the next write
