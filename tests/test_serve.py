@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import CSRF_INPUT
+from tests.conftest import CSRF_INPUT, free_port
 from tests.test_cli import LINK, ROOT, spiegel
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from server import config
 from server.app import create_app
 from tests.browser.faults import AnswerFaults, ConnectionDropped
-from tests.conftest import add_person
+from tests.conftest import add_person, free_port
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 CHROMIUM_ARGS = [
@@ -102,12 +102,6 @@ class LiveServer:
         finally:
             conn.close()
         self.call(self.app.state.questions.reload(self.app.state.db))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_listening(port: int, thread: threading.Thread) -> None:
