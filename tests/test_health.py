@@ -16,8 +16,10 @@ async def test_health_is_ok_with_counts_of_applied_and_available_migrations(
     client: Client,
 ) -> None:
     response = await client.get("/healthz")
+    probe = await client.head("/healthz")
 
     assert response.status_code == 200
+    assert probe.status_code == 200 and probe.content == b""
     count = len(db.available_migrations())
     assert response.json() == {
         "status": "ok",
@@ -37,6 +39,7 @@ async def test_health_is_503_when_a_migration_is_missing(
     response = await client.get("/healthz")
 
     assert response.status_code == 503
+    assert (await client.head("/healthz")).status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["migrations_applied"] == len(newer) - 1
