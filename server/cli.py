@@ -63,8 +63,7 @@ def cmd_serve(settings: config.Settings, _: argparse.Namespace) -> int:
     # Granian serves from a worker process that builds the app from the same SPIEGEL_*
     # environment; migrating here first reports a broken database before the server starts.
     db.migrate(settings.database)
-    print(f"Spiegel is running at {settings.public_url}/  (Ctrl+C stops it)", flush=True)
-    Granian(
+    server = Granian(
         "server.app:create_app",
         factory=True,
         address=settings.host,
@@ -75,7 +74,19 @@ def cmd_serve(settings: config.Settings, _: argparse.Namespace) -> int:
         log_level=LogLevels(settings.log_level.lower()),
         log_dictconfig=server_logging(),
         log_access=settings.access_log,
-    ).serve()
+    )
+    # Said once the socket is bound, so never when the address is taken.
+    server.on_startup(
+        lambda: print(
+            f"Spiegel is running at {settings.public_url}/  (Ctrl+C stops it)", flush=True
+        )
+    )
+    try:
+        server.serve()
+    except RuntimeError as exc:  # Granian's socket errors, e.g. "Address already in use"
+        reason = str(exc).splitlines()[0]
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,16 @@ import httpx
 from tests.conftest import CSRF_INPUT, free_port
 from tests.test_cli import LINK, ROOT, spiegel
 
+SERVE = [sys.executable, "-m", "server.cli", "serve"]
+
+
+def serve_env(db_path: str, port: int, **settings: str) -> dict[str, str]:
+    """The environment of `spiegel serve`: this test's database and port, and settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPIEGEL_")}
+    env.update(PYTHONPATH=str(ROOT), SPIEGEL_DATABASE=db_path, SPIEGEL_PORT=str(port))
+    env.update({f"SPIEGEL_{name.upper()}": value for name, value in settings.items()})
+    return env
+
 
 @contextmanager
 def serving(
@@ -23,12 +34,9 @@ def serving(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`spiegel serve` in a child process; yields its URL once healthy, stops it by its pid."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPIEGEL_")}
-    env.update(PYTHONPATH=str(ROOT), SPIEGEL_DATABASE=db_path, SPIEGEL_PORT=str(port))
-    env.update({f"SPIEGEL_{name.upper()}": value for name, value in settings.items()})
+    env = serve_env(db_path, port, **settings)
     with log.open("wb") as out:
-        command = [sys.executable, "-m", "server.cli", "serve"]
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(SERVE, cwd=ROOT, env=env, stdout=out, stderr=out)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 30
@@ -105,3 +113,23 @@ def test_access_log_is_off_by_default(db_path: str, tmp_path: Path) -> None:
     with serving(db_path, log) as (url, _):
         assert httpx.get(f"{url}/healthz").status_code == 200
     assert "GET /healthz" not in log.read_text()
+
+
+def test_a_taken_port_is_a_clear_error(db_path: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            SERVE,
+            cwd=ROOT,
+            env=serve_env(db_path, port),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Spiegel is running" not in done.stdout
