@@ -1,12 +1,13 @@
 // The staff app: today's questions as big faces, the outbox's honest status, own history.
 
 import { NetworkError, getJSON, patchJSON } from './api.js';
-import { faceLabel, faceSvg, position } from './faces.js';
+import { h, present, replace } from './dom.js';
+import { faceLabel, faceSvg } from './faces.js';
+import { dayOf, describe, historyView, when } from './history.js';
 import { formatDate, language, load, pickLanguage, plural, t } from './i18n.js';
 import { Outbox } from './outbox.js';
 
 const HISTORY_DAYS = 56;
-const WEEKS = 8;
 // After a contact is rated its faces rest this long, so a double tap stores one rating.
 const CONTACT_REST_MS = 700;
 
@@ -33,9 +34,14 @@ const state = {
   queued: [],
   rejected: [],
   signedOut: false,
+  sent: false, // answers were delivered while this page was open: worth a quiet "all sent"
   ref: (new URLSearchParams(location.search).get('ref') || '').trim().slice(0, 100),
   choice: {}, // question id -> {value, day}: set at the tap itself, before any await
-  notice: {},
+  // What a card confirms, kept as catalogue keys so that a language switch re-words it.
+  notice: {}, // card -> {key, values, face: [question id, value], problem}
+  fresh: null, // the card whose confirmation is new: it fades in once
+  tapped: null, // the id of the button just tapped: it answers with a small pop once
+  enpsOpen: false, // the eNPS card stays while this page is open, so a slip can be mended
   comment: '',
   commentFor: null,
   contactResting: false,
@@ -44,29 +50,9 @@ const state = {
 
 // --- small helpers --------------------------------------------------------------------
 
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
-    else if (key === 'svg') el.innerHTML = value; // only ever our own drawing
-    else if (key === 'value') el.value = value;
-    else el.setAttribute(key, value === true ? '' : value);
-  }
-  el.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
-  return el;
-}
-
-const pad = (n) => String(n).padStart(2, '0');
-const dayOf = (date) => `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 const today = () => dayOf(new Date());
 const questionText = (q) => (q.texts && q.texts[language()]) || (q.texts && q.texts.nl) || '';
 const questionsOf = (kind) => state.questions.filter((q) => q.kind === kind);
-
-function scaleOf(questionId) {
-  const q = state.known[questionId];
-  return q ? q.scale : null;
-}
 
 /** Own answers, newest first: the server's history plus what still waits in the outbox. */
 function allAnswers() {
@@ -81,33 +67,41 @@ function allAnswers() {
   return list.sort((a, b) => Date.parse(b.answered_at) - Date.parse(a.answered_at));
 }
 
-function latest(questionId, day = null) {
-  return allAnswers().find(
-    (a) => a.question === questionId && (!day || dayOf(new Date(a.answered_at)) === day),
-  );
+const sameMonth = (a, b) => a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth();
+
+/** The latest answer to a question within its period: the day for most, the month for eNPS. */
+function latest(q) {
+  const now = new Date();
+  const within = q.kind === 'enps' ? (at) => sameMonth(at, now)
+    : q.kind === 'checkin' ? (at) => dayOf(at) === dayOf(now) : () => true;
+  return allAnswers().find((a) => a.question === q.id && within(new Date(a.answered_at)));
 }
 
-/** The face now shown as chosen: today's latest for the check-in, the latest for others. */
+/** The choice now shown as pressed: this page's last tap, else the latest stored one. */
 function chosen(q) {
-  const day = q.kind === 'checkin' ? today() : null;
   const mine = state.choice[q.id];
-  if (mine && (!day || mine.day === day)) return mine.value;
-  const answer = latest(q.id, day);
+  if (mine && (q.kind !== 'checkin' || mine.day === today())) return mine.value;
+  const answer = latest(q);
   return answer ? answer.value : null;
 }
 
 function enpsDue() {
-  if (!state.me || !state.me.enps_due) return false;
-  const now = new Date();
-  return !allAnswers().some((a) => {
-    const at = new Date(a.answered_at);
-    return a.kind === 'enps' && at.getFullYear() === now.getFullYear() && at.getMonth() === now.getMonth();
-  });
+  return Boolean(state.me && state.me.enps_due) && !allAnswers().some((a) => a.kind === 'enps' && sameMonth(new Date(a.answered_at), new Date()));
 }
 
 function contactsToday() {
   const day = today();
   return allAnswers().filter((a) => a.kind === 'contact_self' && dayOf(new Date(a.answered_at)) === day).length;
+}
+
+function confirm(card, key, values = {}, face = null) {
+  state.notice[card] = { key, values, face };
+  state.fresh = card;
+}
+
+function problem(card) {
+  state.notice[card] = { key: 'app.error.storage', values: {}, problem: true };
+  state.fresh = card;
 }
 
 // --- answering --------------------------------------------------------------------------
@@ -151,18 +145,25 @@ function send() {
   }).catch((error) => console.error('outbox', error));
 }
 
-async function tapFace(q, value) {
-  if (chosen(q) === value) return; // the face already chosen: a double tap, nothing new
+/** A face (or a number) chosen for a question whose latest answer of the period counts. */
+async function choose(q, value) {
+  if (chosen(q) === value) return; // the choice already made: a double tap, nothing new
   const before = state.choice[q.id];
   state.choice[q.id] = { value, day: today() };
+  state.tapped = `face-${q.id}-${value}`;
   try {
     await store(q, value);
-    state.notice[q.id] = q.kind === 'checkin' ? t('app.checkin.saved', { face: faceLabel(value, q.scale.min, q.scale.max) }) : '';
+    if (q.kind === 'enps') {
+      state.enpsOpen = true;
+      confirm(q.id, 'app.enps.thanks', { value });
+    } else {
+      confirm(q.id, 'app.checkin.saved', {}, [q.id, value]);
+    }
     if (q.kind === 'checkin') state.commentFor = q.id;
   } catch (error) {
     console.error(error);
     state.choice[q.id] = before;
-    state.notice[q.id] = t('app.error.storage');
+    problem(q.id);
   }
   render();
 }
@@ -170,36 +171,24 @@ async function tapFace(q, value) {
 async function tapContact(q, value) {
   if (state.contactResting) return;
   state.contactResting = true;
+  state.tapped = `face-${q.id}-${value}`;
   for (const button of document.querySelectorAll('.contact .face')) button.setAttribute('aria-disabled', 'true');
   const ref = state.ref.trim() || null;
-  const face = faceLabel(value, q.scale.min, q.scale.max);
   try {
     await store(q, value, { contactRef: ref });
-    state.notice.contact = ref ? t('app.contact.saved_ref', { ref, face }) : t('app.contact.saved', { face });
+    if (ref) confirm('contact', 'app.contact.saved_ref', { ref }, [q.id, value]);
+    else confirm('contact', 'app.contact.saved', {}, [q.id, value]);
     state.ref = '';
     if (new URLSearchParams(location.search).has('ref')) history.replaceState(null, '', `/app/${location.hash}`);
   } catch (error) {
     console.error(error);
-    state.notice.contact = t('app.error.storage');
+    problem('contact');
   }
   render();
   setTimeout(() => {
     state.contactResting = false;
     render();
   }, CONTACT_REST_MS);
-}
-
-async function tapEnps(q, value) {
-  if (state.notice.enps) return;
-  state.notice.enps = t('app.enps.thanks', { value });
-  render();
-  try {
-    await store(q, value);
-  } catch (error) {
-    console.error(error);
-    state.notice.enps = null;
-    render();
-  }
 }
 
 async function saveComment(q) {
@@ -212,10 +201,10 @@ async function saveComment(q) {
     await store(q, value, { comment: text.slice(0, 1000) });
     state.comment = '';
     state.commentFor = null;
-    state.notice[q.id] = t('app.comment.saved');
+    confirm(q.id, 'app.comment.saved');
   } catch (error) {
     console.error(error);
-    state.notice[q.id] = t('app.error.storage');
+    problem(q.id);
   } finally {
     state.busy = false;
   }
@@ -227,10 +216,11 @@ async function saveComment(q) {
 function faces(q, onTap, { rest = false, toggle = false, pressed = null } = {}) {
   const buttons = [];
   for (let v = q.scale.min; v <= q.scale.max; v += 1) {
+    const id = `face-${q.id}-${v}`;
     buttons.push(h('button', {
       type: 'button',
-      class: 'face',
-      id: `face-${q.id}-${v}`,
+      class: id === state.tapped ? 'face tapped' : 'face',
+      id,
       'data-value': v,
       'aria-pressed': toggle ? String(pressed === v) : null,
       'aria-disabled': rest ? 'true' : null,
@@ -241,19 +231,31 @@ function faces(q, onTap, { rest = false, toggle = false, pressed = null } = {}) 
   return h('div', { class: `faces n${buttons.length}`, role: 'group', 'aria-labelledby': `q-${q.id}` }, buttons);
 }
 
-function notice(text) {
-  return h('p', { class: 'notice', role: 'status' }, text || '');
+/** A card's confirmation, worded now in the current language. */
+function notice(card) {
+  const shown = state.notice[card];
+  let text = '';
+  if (shown) {
+    const values = { ...shown.values };
+    if (shown.face) {
+      const q = state.known[shown.face[0]];
+      values.face = q ? faceLabel(shown.face[1], q.scale.min, q.scale.max) : String(shown.face[1]);
+    }
+    text = t(shown.key, values);
+  }
+  const classes = ['notice', 'confirm', shown && shown.problem ? 'problem' : '', state.fresh === card ? 'fresh' : ''];
+  return h('p', { class: classes.filter(Boolean).join(' '), role: 'status' }, text);
 }
 
 function checkinCard(q) {
   const value = chosen(q);
   const card = h('section', { class: 'card checkin', 'aria-labelledby': `q-${q.id}` },
     h('h2', { id: `q-${q.id}` }, questionText(q)),
-    faces(q, tapFace, { toggle: true, pressed: value }),
-    notice(value !== null ? state.notice[q.id] : ''));
+    faces(q, choose, { toggle: true, pressed: value }),
+    value !== null ? notice(q.id) : null);
   if (state.commentFor === q.id && value !== null) {
     card.append(h('form', {
-      class: 'comment',
+      class: 'comment stack',
       onsubmit: (event) => {
         event.preventDefault();
         saveComment(q);
@@ -263,7 +265,7 @@ function checkinCard(q) {
       id: 'comment', rows: 2, maxlength: 1000, value: state.comment,
       oninput: (event) => { state.comment = event.target.value; },
     }),
-    h('button', { type: 'submit', id: 'comment-save' }, t('app.comment.save'))));
+    h('button', { type: 'submit', class: 'secondary', id: 'comment-save' }, t('app.comment.save'))));
   }
   return card;
 }
@@ -273,155 +275,63 @@ function contactCard(q) {
   return h('section', { class: 'card contact', 'aria-labelledby': 'contact-title' },
     h('h2', { id: 'contact-title' }, t('app.contact.title')),
     h('p', { id: `q-${q.id}` }, questionText(q)),
-    h('label', { for: 'contact-ref' }, t('app.contact.ref')),
-    h('input', {
-      id: 'contact-ref', type: 'text', maxlength: 100, autocomplete: 'off', value: state.ref,
-      oninput: (event) => { state.ref = event.target.value; },
-    }),
+    h('div', {},
+      h('label', { for: 'contact-ref' }, t('app.contact.ref')),
+      h('input', {
+        id: 'contact-ref', type: 'text', maxlength: 100, autocomplete: 'off', value: state.ref,
+        oninput: (event) => { state.ref = event.target.value; },
+      })),
     faces(q, tapContact, { rest: state.contactResting }),
-    notice(state.notice.contact),
-    count ? h('p', { class: 'muted' }, plural('app.contact.today', count)) : null);
+    notice('contact'),
+    count ? h('p', { class: 'muted small' }, plural('app.contact.today', count)) : null);
 }
 
 function enpsCard(q) {
-  const body = state.notice.enps
-    ? notice(state.notice.enps)
-    : h('div', { class: 'scale', role: 'group', 'aria-labelledby': `q-${q.id}`, 'aria-describedby': 'enps-scale' },
-      Array.from({ length: q.scale.max - q.scale.min + 1 }, (_, i) => q.scale.min + i).map((v) => h('button', {
-        type: 'button', id: `face-${q.id}-${v}`, 'data-value': v, onclick: () => tapEnps(q, v),
-      }, String(v))));
+  const pressed = chosen(q);
+  const values = Array.from({ length: q.scale.max - q.scale.min + 1 }, (_, i) => q.scale.min + i);
   return h('section', { class: 'card enps', 'aria-labelledby': 'enps-title' },
     h('h2', { id: 'enps-title' }, t('app.enps.title')),
     h('p', { id: `q-${q.id}` }, questionText(q)),
-    state.notice.enps ? null : h('p', { id: 'enps-scale', class: 'muted' }, t('app.enps.scale')),
-    body);
+    h('p', { id: 'enps-scale', class: 'muted small' }, t('app.enps.scale')),
+    h('div', { class: 'scale', role: 'group', 'aria-labelledby': `q-${q.id}`, 'aria-describedby': 'enps-scale' },
+      values.map((v) => {
+        const id = `face-${q.id}-${v}`;
+        return h('button', {
+          type: 'button', id, class: id === state.tapped ? 'tapped' : null, 'data-value': v,
+          'aria-pressed': String(pressed === v), onclick: () => choose(q, v),
+        }, String(v));
+      })),
+    pressed !== null ? notice(q.id) : null);
 }
 
 function mirrorCard(list) {
   return h('section', { class: 'card mirror', 'aria-labelledby': 'mirror-title' },
     h('h2', { id: 'mirror-title' }, t('app.mirror.title')),
     h('p', {}, t('app.mirror.intro')),
-    list.map((q) => [h('h3', { id: `q-${q.id}` }, questionText(q)), faces(q, tapFace, { toggle: true, pressed: chosen(q) })]));
+    list.map((q) => [h('h3', { id: `q-${q.id}` }, questionText(q)), faces(q, choose, { toggle: true, pressed: chosen(q) }), notice(q.id)]));
+}
+
+function greeting() {
+  const date = formatDate(new Date(), { weekday: 'long', day: 'numeric', month: 'long' });
+  const team = state.me && state.me.team ? t('app.team', { team: state.me.team.name }) : null;
+  return h('div', { class: 'intro' },
+    h('h1', { id: 'title', tabindex: '-1' }, state.me ? t('app.greeting', { name: state.me.name }) : t('app.nav.today')),
+    h('p', { class: 'muted' }, present(date, team).join(' · ')));
 }
 
 function todayView() {
-  const parts = [h('h1', { id: 'title', tabindex: '-1' }, t('app.nav.today'))];
-  if (state.me) {
-    const who = state.me.team ? `${t('app.greeting', { name: state.me.name })} · ${t('app.team', { team: state.me.team.name })}` : t('app.greeting', { name: state.me.name });
-    parts.push(h('p', { class: 'muted' }, who));
-  }
-  parts.push(rejectedList());
+  const parts = [greeting(), rejectedList()];
   if (!state.questions.length) {
-    parts.push(h('p', {}, state.signedOut ? '' : t('app.no_questions')));
+    if (!state.signedOut) parts.push(h('p', {}, t('app.no_questions')));
     return parts;
   }
   for (const q of questionsOf('checkin')) parts.push(checkinCard(q));
   const contact = questionsOf('contact_self')[0];
   if (contact) parts.push(contactCard(contact));
   const enps = questionsOf('enps')[0];
-  if (enps && (enpsDue() || state.notice.enps)) parts.push(enpsCard(enps));
+  if (enps && (enpsDue() || state.enpsOpen)) parts.push(enpsCard(enps));
   const mirror = questionsOf('mirror_staff');
   if (mirror.length) parts.push(mirrorCard(mirror));
-  return parts;
-}
-
-function weekStart(date) {
-  const d = new Date(date.getFullYear(), date.getMonth(), date.getDate());
-  d.setDate(d.getDate() - ((d.getDay() + 6) % 7));
-  return d;
-}
-
-function score(answer) {
-  const scale = scaleOf(answer.question);
-  return scale ? position(answer.value, scale.min, scale.max) * 100 : null;
-}
-
-/** Per week: the mean check-in score (the latest of each day) and the mean contact score. */
-function weeklyScores(answers) {
-  const first = weekStart(new Date());
-  first.setDate(first.getDate() - 7 * (WEEKS - 1));
-  const weeks = Array.from({ length: WEEKS }, (_, i) => {
-    const start = new Date(first);
-    start.setDate(first.getDate() + 7 * i);
-    return { start, days: new Map(), contacts: [] };
-  });
-  const find = (at) => weeks.find((w, i) => at >= w.start && (i === WEEKS - 1 || at < weeks[i + 1].start));
-  for (const answer of [...answers].reverse()) { // oldest first, so a later tap overwrites
-    const at = new Date(answer.answered_at);
-    const week = at >= first ? find(at) : null;
-    const value = score(answer);
-    if (!week || value === null) continue;
-    if (answer.kind === 'checkin') week.days.set(dayOf(at), value);
-    if (answer.kind === 'contact_self') week.contacts.push(value);
-  }
-  const mean = (xs) => (xs.length ? Math.round(xs.reduce((s, x) => s + x, 0) / xs.length) : null);
-  return weeks.map((w) => ({ start: w.start, mood: mean([...w.days.values()]), contacts: mean(w.contacts) }));
-}
-
-function chart(weeks) {
-  const bars = weeks.map((w, i) => {
-    const x = 30 + i * 36;
-    const bar = (value, dx, cls) => (value === null ? ''
-      : `<rect class="${cls}" x="${x + dx}" y="${130 - value * 1.2}" width="13" height="${Math.max(1, value * 1.2)}"/>`);
-    return bar(w.mood, 4, 'mood') + bar(w.contacts, 18, 'contacts')
-      + `<text x="${x + 17}" y="148" text-anchor="middle">${formatDate(w.start, { day: 'numeric', month: 'numeric' })}</text>`;
-  }).join('');
-  const grid = [0, 50, 100].map((v) => `<line x1="28" x2="320" y1="${130 - v * 1.2}" y2="${130 - v * 1.2}"/>`
-    + `<text x="24" y="${134 - v * 1.2}" text-anchor="end">${v}</text>`).join('');
-  return '<svg viewBox="0 0 320 156" aria-hidden="true" focusable="false"><defs>'
-    + '<pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
-    + '<rect width="6" height="6" fill="#fff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#8a4600" stroke-width="3"/></pattern>'
-    + `</defs><g class="grid">${grid}</g>${bars}</svg>`;
-}
-
-function describe(answer) {
-  const kind = t(`app.kind.${answer.kind}`);
-  const scale = scaleOf(answer.question);
-  const value = answer.kind === 'enps' || !scale ? String(answer.value) : faceLabel(answer.value, scale.min, scale.max);
-  return `${kind}: ${value}`;
-}
-
-function when(answer) {
-  const options = { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
-  return h('span', { class: 'when' }, formatDate(new Date(answer.answered_at), options));
-}
-
-function answerItem(answer) {
-  return h('li', {},
-    when(answer),
-    h('span', {}, describe(answer)),
-    answer.contact_ref ? h('span', { class: 'muted' }, `#${answer.contact_ref}`) : null,
-    answer.comment ? h('q', {}, answer.comment) : null,
-    answer.waiting ? h('span', { class: 'badge' }, t('app.history.waiting')) : null);
-}
-
-function historyView() {
-  const answers = allAnswers();
-  const parts = [
-    h('h1', { id: 'title', tabindex: '-1' }, t('app.nav.history')),
-    h('p', { class: 'muted' }, t('app.history.intro')),
-  ];
-  if (!answers.length) return [...parts, h('p', {}, t('app.history.none'))];
-  const weeks = weeklyScores(answers);
-  const week = (w) => t('app.history.week', { date: formatDate(w.start, { day: 'numeric', month: 'long' }) });
-  const cell = (v) => (v === null ? t('app.history.empty_cell') : String(v));
-  parts.push(
-    h('figure', { class: 'chart' },
-      h('figcaption', { id: 'chart-title' }, t('app.history.chart')),
-      h('div', { svg: chart(weeks) }),
-      h('ul', { class: 'legend' },
-        h('li', {}, h('span', { class: 'key mood' }), t('app.kind.checkin')),
-        h('li', {}, h('span', { class: 'key contacts' }), t('app.kind.contact_self')))),
-    h('details', {},
-      h('summary', {}, t('app.history.table')),
-      h('table', {},
-        h('caption', {}, t('app.history.chart')),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('app.history.week', { date: '' }).trim()),
-          h('th', { scope: 'col' }, t('app.kind.checkin')), h('th', { scope: 'col' }, t('app.kind.contact_self')))),
-        h('tbody', {}, weeks.map((w) => h('tr', {}, h('th', { scope: 'row' }, week(w)), h('td', {}, cell(w.mood)), h('td', {}, cell(w.contacts))))))),
-    h('h2', {}, t('app.history.recent')),
-    h('ul', { class: 'answers' }, answers.slice(0, 30).map(answerItem)),
-  );
   return parts;
 }
 
@@ -430,53 +340,58 @@ function rejectedList() {
   return h('section', { class: 'card rejected', 'aria-labelledby': 'rejected-title' },
     h('h2', { id: 'rejected-title' }, t('app.outbox.rejected.title')),
     h('p', {}, t('app.outbox.rejected.intro')),
-    h('ul', {}, state.rejected.map((entry) => {
+    h('ul', { class: 'answers' }, state.rejected.map((entry) => {
       const known = state.known[entry.answer.question];
       const answer = { ...entry.answer, kind: known ? known.kind : '' };
-      return h('li', { 'data-id': entry.id }, when(answer), ' ', h('span', {}, describe(answer)), h('span', { class: 'reason' }, entry.reason || ''),
+      return h('li', { 'data-id': entry.id }, when(answer), h('span', {}, describe(answer, state.known)),
+        h('span', { class: 'reason alert bad' }, entry.reason || ''),
         h('span', { class: 'actions' },
           h('button', { type: 'button', id: `retry-${entry.id}`, onclick: () => outbox.retry(entry.id).catch(console.error) }, t('app.outbox.retry')),
           h('button', { type: 'button', class: 'secondary', id: `discard-${entry.id}`, onclick: () => outbox.discard(entry.id).catch(console.error) }, t('app.outbox.discard'))));
     })));
 }
 
-const present = (...nodes) => nodes.filter((node) => node !== null && node !== undefined);
-
+/**
+ * The outbox's state where it helps: answers still waiting are said at the top; "all sent" is
+ * said quietly below the questions, and only once something was sent while the app was open.
+ */
 function renderStatus() {
   const n = state.queued.length;
-  const box = document.getElementById('status-box');
-  box.replaceChildren(...present(
-    h('p', { id: 'outbox-status', class: `status ${n ? 'waiting' : 'clear'}`, role: 'status' },
-      h('span', { class: 'icon', 'aria-hidden': 'true' }, n ? '…' : '✓'),
-      n ? plural('app.outbox.waiting', n) : t('app.outbox.empty')),
-    state.signedOut ? h('p', { id: 'signed-out', class: 'alert', role: 'alert' }, t('app.signedout')) : null,
-  ));
+  const status = (cls, icon, text) => h('p', { id: 'outbox-status', class: `status ${cls}`, role: 'status' },
+    h('span', { class: 'icon', 'aria-hidden': 'true' }, icon), text);
+  const signedOut = state.signedOut
+    ? h('p', { id: 'signed-out', class: 'alert warn', role: 'alert' }, t('app.signedout')) : null;
+  replace(document.getElementById('status-box'), [signedOut, n ? status('waiting', '…', plural('app.outbox.waiting', n)) : null]);
+  const allSent = !n && state.sent && !state.signedOut && location.hash !== '#history';
+  replace(document.getElementById('sent-box'), [allSent ? status('clear', '✓', t('app.outbox.empty')) : null]);
 }
 
 function renderChrome() {
   const view = location.hash === '#history' ? 'history' : 'today';
   const link = (name, hash) => h('a', { href: hash, 'aria-current': view === name ? 'page' : null }, t(`app.nav.${name}`));
-  document.getElementById('nav').replaceChildren(link('today', '#today'), link('history', '#history'));
-  document.getElementById('nav').setAttribute('aria-label', t('app.nav.label'));
-  const choose = (code) => h('button', {
+  const nav = document.getElementById('nav');
+  nav.replaceChildren(link('today', '#today'), link('history', '#history'));
+  nav.setAttribute('aria-label', t('app.nav.label'));
+  const pick = (code) => h('button', {
     type: 'button', lang: code, id: `lang-${code}`, 'aria-pressed': String(language() === code),
     onclick: () => switchLanguage(code),
   }, t(`app.language.${code}`));
   const ios = /iPhone|iPad|iPod/.test(navigator.userAgent) && !matchMedia('(display-mode: standalone)').matches;
-  document.getElementById('footer').replaceChildren(...present(
+  replace(document.getElementById('footer'), [
     h('div', { class: 'languages', role: 'group', 'aria-labelledby': 'lang-label' },
-      h('span', { id: 'lang-label' }, t('app.language')), choose('nl'), choose('en')),
-    ios ? h('p', { class: 'muted' }, t('app.install_ios')) : null,
-  ));
+      h('span', { id: 'lang-label' }, t('app.language')), pick('nl'), pick('en')),
+    ios ? h('p', { class: 'muted small' }, t('app.install_ios')) : null,
+  ]);
 }
 
 function render() {
-  const focused = document.activeElement && document.activeElement.id;
-  const view = location.hash === '#history' ? historyView() : todayView();
-  document.getElementById('view').replaceChildren(...present(...view));
+  const view = location.hash === '#history' ? historyView(allAnswers(), state.known) : todayView();
+  replace(document.getElementById('view'), view);
   renderChrome();
   renderStatus();
-  if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+  // A pop and a fade answer one tap, not every later redraw.
+  state.tapped = null;
+  state.fresh = null;
 }
 
 // --- data -------------------------------------------------------------------------------
@@ -567,7 +482,11 @@ async function start() {
   await reloadOutbox();
   render();
   outbox.addEventListener('change', async (event) => {
-    if (event.detail && event.detail.delivered) mergeDelivered(event.detail.delivered);
+    const delivered = event.detail && event.detail.delivered;
+    if (delivered && delivered.length) {
+      mergeDelivered(delivered);
+      state.sent = true;
+    }
     const refused = state.rejected.length;
     await reloadOutbox();
     if (location.hash === '#history' || refused !== state.rejected.length) render();

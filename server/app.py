@@ -18,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
-from server import answers, auth, health, i18n, people, questions, staffapp
+from server import answers, auth, errors, health, i18n, people, questions, staffapp
 from server.auth import AuthMiddleware, RateLimiter
 from server.clock import Clock, system_clock
 from server.config import Settings, load
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             root={"level": settings.log_level.upper(), "handlers": ["queue_listener"]},
         ),
         request_max_body_size=settings.max_body_bytes,
-        exception_handlers={UnicodeDecodeError: _not_utf8},
+        exception_handlers={**errors.handlers, UnicodeDecodeError: _not_utf8},
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         lifespan=[lifespan],
     )

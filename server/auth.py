@@ -420,13 +420,32 @@ def home_path(role: str | None) -> str:
     return "/app/" if role == "staff" else "/home"
 
 
+async def _invite_owner(db: Database, token: str) -> int | None:
+    row = await db.fetch_one(
+        "SELECT person_id FROM invites WHERE token_hash = ?", (hash_token(token),)
+    )
+    return int(row["person_id"]) if row else None
+
+
+# The confirm page names a person and carries a live token: no cache may keep it.
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
 @get("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
-async def signin_page(token: FromPath[str], ctx: Ctx) -> Template:
+async def signin_page(
+    token: FromPath[str], request: Request[Any, Any, Any], ctx: Ctx
+) -> Template | Redirect:
     """Confirm page: a link preview or mail scanner that fetches the link does not use it up."""
     row = await _invite_person(ctx.db, token, ctx.clock())
     if row is None:
-        return Template("signin_invalid.html", status_code=410)
-    return Template("signin.html", context={"name": row["name"], "token": token})
+        # Back from the app to a link this browser has just used: the person is signed in
+        # by it, so take them home rather than say the link no longer works.
+        me = principal_of(request)
+        if me and me.person_id is not None and me.person_id == await _invite_owner(ctx.db, token):
+            return Redirect(home_path(me.role), headers=NO_STORE)
+        return Template("signin_invalid.html", status_code=410, headers=NO_STORE)
+    context = {"name": row["name"], "token": token}
+    return Template("signin.html", context=context, headers=NO_STORE)
 
 
 @post("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
