@@ -1,0 +1,97 @@
+"""Every screen of the staff app and every server page, on a phone and a desk, in Dutch and
+English, light and dark: axe-core clean, 48 px targets, no sideways scroll, a screenshot each
+(tests/artifacts/screen-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+from litestar import get
+from litestar.exceptions import PermissionDeniedException
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import LiveServer, add_person, screenshot
+from tests.browser.test_a11y import check
+
+SIZES = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1280, "height": 800}}
+
+
+@get("/test/forbidden", sync_to_thread=False, include_in_schema=False)
+def forbidden() -> None:
+    raise PermissionDeniedException(detail="not for you")
+
+
+@get("/test/broken", sync_to_thread=False, include_in_schema=False)
+def broken() -> None:
+    raise RuntimeError("a fault inside the server")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("locale", ["nl-NL", "en-GB"])
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_screen_passes_in_every_look(
+    browser: Browser, server: LiveServer, size: str, locale: str, scheme: str
+) -> None:
+    server.app.register(forbidden)
+    server.app.register(broken)
+    context = browser.new_context(
+        base_url=server.url, viewport=SIZES[size], locale=locale, color_scheme=scheme
+    )
+    look = f"{size}-{locale[:2]}-{scheme}"
+    try:
+        page = context.new_page()
+
+        def screen(name: str, path: str | None = None, status: int | None = None) -> None:
+            if path is not None:
+                response = page.goto(path)
+                assert response is not None
+                if status is not None:
+                    assert response.status == status, path
+            expect(page.locator("h1")).to_be_visible()
+            check(page, f"screen-{name}-{look}")
+            if size == "phone":
+                screenshot(page, f"screen-{name}-{look}-full", full_page=True)
+
+        screen("landing", "/", 200)
+        screen("error-401", "/home", 401)
+        screen("error-403", "/test/forbidden", 403)
+        screen("error-404", "/no/such/page", 404)
+        screen("error-410", "/signin/unknown-token", 410)
+        screen("error-500", "/test/broken", 500)
+
+        _, token = server.add_staff()
+        screen("signin", f"/signin/{token}", 200)
+        page.get_by_role("button").click()
+        page.wait_for_url("**/app/")
+        page.locator(".card.enps").wait_for()
+        screen("app-today-new")
+        page.locator(".card.checkin .face").last.click()
+        expect(page.locator("#comment")).to_be_visible()
+        page.locator(".card.enps .scale button").nth(8).click()
+        expect(page.locator("#outbox-status")).to_contain_text("✓")
+        screen("app-today-answered")
+        page.goto("/app/#history")
+        expect(page.locator("figure.chart")).to_have_count(1)
+        screen("app-history")
+        context.clear_cookies()
+        page.goto("/app/")
+        expect(page.locator("#signed-out")).to_be_visible()
+        screen("app-signed-out")
+
+        lars = add_person(server.app, email="lars@example.org", role="manager", team=None)
+        _, manager = server.call(lars)
+        follow_invite_page(page, manager)
+        screen("home-manager")
+
+        limiter = server.app.state.rate_limiter
+        while not limiter.hit("signin", "127.0.0.1"):
+            pass
+        screen("error-429", "/signin/unknown-token", 429)
+    finally:
+        context.close()
+
+
+def follow_invite_page(page: Page, token: str) -> None:
+    page.goto(f"/signin/{token}")
+    page.get_by_role("button").click()
+    page.wait_for_url("**/home")
+
