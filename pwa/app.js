@@ -429,7 +429,12 @@ async function pushLanguage() {
 async function refresh() {
   try {
     await pushLanguage();
-    const me = await getJSON('/api/v1/me');
+    // All three at once: on a slow phone each round trip costs more than the work.
+    const [me, questions, history] = await Promise.all([
+      getJSON('/api/v1/me'),
+      getJSON('/api/v1/questions'),
+      getJSON(`/api/v1/me/answers?days=${HISTORY_DAYS}`),
+    ]);
     if (me.status === 401) {
       state.signedOut = true;
       render();
@@ -439,10 +444,6 @@ async function refresh() {
     state.signedOut = false;
     state.me = me.data;
     keep('me', state.me);
-    const [questions, history] = await Promise.all([
-      getJSON('/api/v1/questions'),
-      getJSON(`/api/v1/me/answers?days=${HISTORY_DAYS}`),
-    ]);
     if (questions.ok) {
       state.questions = questions.data.questions;
       keep('questions', state.questions);
