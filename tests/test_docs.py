@@ -32,3 +32,16 @@ async def test_api_page_lists_exactly_the_routes_in_the_openapi_schema(client) -
     assert served, "the app serves an OpenAPI schema with routes"
     assert served - documented == set(), "routes missing from docs/api.md"
     assert documented - served == set(), "docs/api.md names routes the app does not serve"
+
+
+def test_design_page_names_every_token_of_the_stylesheet() -> None:
+    css = (Path(__file__).resolve().parent.parent / "pwa" / "app.css").read_text("utf-8")
+    tokens = set(re.findall(r"^\s+(--[a-z0-9-]+):", css, re.MULTILINE))
+    page = (DOCS / "design.md").read_text("utf-8")
+    documented = set(re.findall(r"`(--[a-z0-9-]+)`", page))
+    # A row like `--space-1` … `--space-6` stands for the run between its ends.
+    for first, last in re.findall(r"`(--[a-z-]+)1` … `\1(\d)`", page):
+        documented |= {f"{first}{i}" for i in range(1, int(last) + 1)}
+    assert tokens, "the stylesheet defines tokens"
+    assert tokens - documented == set(), "tokens missing from docs/design.md"
+    assert documented - tokens == set(), "docs/design.md names tokens the stylesheet lacks"
