@@ -418,19 +418,22 @@ function mergeDelivered(answers) {
   keep('history', state.history);
 }
 
+/** Send a language chosen offline; resolves to the person as the server now has them. */
 async function pushLanguage() {
   const wanted = saved('languagePending', null);
-  if (!wanted) return;
+  if (!wanted) return null;
   const response = await patchJSON('/api/v1/me', { language: wanted });
   if (response.ok || response.status === 400) keep('languagePending', null);
+  return response.ok ? response.data : null;
 }
 
 /** Fetch the person, questions and history; offline, the kept copies serve. */
 async function refresh() {
   try {
-    await pushLanguage();
-    // All three at once: on a slow phone each round trip costs more than the work.
-    const [me, questions, history] = await Promise.all([
+    // All three at once (index.html preloads them): on a slow phone each round trip costs
+    // more than the work. A language sent now wins over the person the preload fetched.
+    const [patched, me, questions, history] = await Promise.all([
+      pushLanguage(),
       getJSON('/api/v1/me'),
       getJSON('/api/v1/questions'),
       getJSON(`/api/v1/me/answers?days=${HISTORY_DAYS}`),
@@ -442,7 +445,7 @@ async function refresh() {
     }
     if (!me.ok) return;
     state.signedOut = false;
-    state.me = me.data;
+    state.me = patched || me.data;
     keep('me', state.me);
     if (questions.ok) {
       state.questions = questions.data.questions;

@@ -216,7 +216,9 @@ def test_staff_app_in_lighthouse_mobile_profile(
     assert origins == {server.url}
     assert audits["total-byte-weight"]["numericValue"] <= BUDGET, details
     assert len(longest) <= CHAIN_DEPTH, details
-    # The preloaded texts were used: a preload that does not match the fetch fetches twice.
-    assert paths.count(TEXTS) == 1, details
+    # The preloaded texts and data were used: a preload that does not match the fetch (its
+    # address, mode or credentials) fetches twice.
+    for preloaded in (TEXTS, "/api/v1/me", "/api/v1/questions", "/api/v1/me/answers"):
+        assert paths.count(preloaded) == 1, (preloaded, details)
     scripts = [urlsplit(r["url"]).path for r in requests if r["resourceType"] == "Script"]
     assert len(scripts) == len(set(scripts)), details
