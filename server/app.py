@@ -24,6 +24,7 @@ from server.clock import Clock, system_clock
 from server.config import Settings, load
 from server.db import Database, instance_secret, migrate
 from server.deps import Context
+from server.headers import security_headers
 from server.questions import QuestionBook
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             }
         ),
         middleware=[AuthMiddleware(db, settings, clock)],
+        before_send=[security_headers(settings.secure_cookies)],
         csrf_config=CSRFConfig(
             secret=secret,
             cookie_secure=settings.secure_cookies,

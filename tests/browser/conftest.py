@@ -199,7 +199,7 @@ def follow_invite(page: Page, token: str) -> None:
 def wait_ready(page: Page) -> None:
     """The app has rendered its questions and its service worker controls the page."""
     page.locator(".card.checkin .face").first.wait_for()
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
 
 def outbox(page: Page) -> list[dict[str, Any]]:
