@@ -9,7 +9,7 @@ from litestar import get
 from litestar.exceptions import PermissionDeniedException
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import LiveServer, add_person, screenshot
+from tests.browser.conftest import LiveServer, add_person, screenshot, set_offline
 from tests.browser.test_a11y import check
 
 SIZES = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1280, "height": 800}}
@@ -69,8 +69,19 @@ def test_every_screen_passes_in_every_look(
         page.locator(".card.enps .scale button").nth(8).click()
         expect(page.locator("#outbox-status")).to_contain_text("✓")
         screen("app-today-answered")
+        set_offline(context, server, True)
+        page.locator(".card.contact .face").first.click()
+        expect(page.locator("#outbox-status")).to_contain_text("1")
+        screen("app-today-waiting")
+        set_offline(context, server, False)
+        expect(page.locator("#outbox-status")).to_contain_text("✓")
+        server.execute("UPDATE questions SET active = 0 WHERE kind = 'contact_self'")
+        page.locator(".card.contact .face").last.click()
+        expect(page.locator(".card.rejected")).to_be_visible()
+        screen("app-today-refused")
+        server.execute("UPDATE questions SET active = 1 WHERE kind = 'contact_self'")
         page.goto("/app/#history")
-        expect(page.locator("figure.chart")).to_have_count(1)
+        expect(page.locator("figure.chart")).to_have_count(2)  # days and contacts
         screen("app-history")
         context.clear_cookies()
         page.goto("/app/")
