@@ -6,6 +6,7 @@ import { faceLabel, faceSvg } from './faces.js';
 import { dayOf, describe, historyView, when } from './history.js';
 import { formatDate, language, load, pickLanguage, plural, t } from './i18n.js';
 import { Outbox } from './outbox.js';
+import { remindersCard } from './reminders.js';
 
 const HISTORY_DAYS = 56;
 // After a contact is rated its faces rest this long, so a double tap stores one rating.
@@ -332,6 +333,7 @@ function todayView() {
   if (enps && (enpsDue() || state.enpsOpen)) parts.push(enpsCard(enps));
   const mirror = questionsOf('mirror_staff');
   if (mirror.length) parts.push(mirrorCard(mirror));
+  parts.push(remindersCard());
   return parts;
 }
 

@@ -1,5 +1,6 @@
-// The staff app's service worker: a versioned precache of the shell, and the outbox sender
-// for Background Sync. Served from /app/sw.js so that its scope covers the whole app.
+// The staff app's service worker: a versioned precache of the shell, the outbox sender for
+// Background Sync, and reminders by web push. Served from /app/sw.js so that its scope
+// covers the whole app.
 
 import { Outbox, SYNC_TAG } from './outbox.js';
 
@@ -17,6 +18,7 @@ const PRECACHE = [
   '/app/faces.js',
   '/app/i18n.js',
   '/app/outbox.js',
+  '/app/reminders.js',
   '/app/i18n/nl.json',
   '/app/i18n/en.json',
   '/app/manifest.webmanifest',
@@ -84,4 +86,51 @@ self.addEventListener('sync', (event) => {
     // Failing the event makes the browser schedule the sync again, with its own backoff.
     if (result.outcome === 'retry') throw new Error('answers still waiting');
   }));
+});
+
+// --- push: reminders and alerts; the payload is made by server/reminders.py ---------------
+
+/** The payload's own page, or the check-in: never a page of another origin. */
+function target(url) {
+  const wanted = new URL(url || SHELL, self.location.origin);
+  return wanted.origin === self.location.origin ? wanted.href : new URL(SHELL, self.location.origin).href;
+}
+
+async function showPush(data) {
+  let message = {};
+  try {
+    message = data ? data.json() : {};
+  } catch {
+    message = {};
+  }
+  // Always show something: Safari revokes a subscription whose pushes show no notification.
+  return self.registration.showNotification(message.title || 'Spiegel', {
+    body: message.body || '',
+    lang: message.lang || '',
+    tag: message.tag || 'spiegel', // a second push of the same kind replaces the first
+    icon: '/app/icons/icon-192.png',
+    badge: '/app/icons/icon-192.png',
+    data: { url: target(message.url) },
+  });
+}
+
+self.addEventListener('push', (event) => {
+  event.waitUntil(showPush(event.data));
+});
+
+async function openFromNotification(url) {
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const open = windows.find((client) => new URL(client.url).pathname === new URL(url).pathname);
+  if (!open) return self.clients.openWindow(url);
+  // Navigated even when it seems there already: Chromium's client URL leaves out the view's
+  // #fragment, and a tap on a reminder should show the check-in, not the history.
+  const shown = (await open.navigate(url)) || open;
+  // focus() needs the click's user activation; without it the page is still shown there.
+  return shown.focus().catch(() => shown);
+}
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = target(event.notification.data && event.notification.data.url);
+  event.waitUntil(openFromNotification(url));
 });

@@ -18,7 +18,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 
-from server import answers, auth, errors, health, i18n, people, questions, staffapp
+from server import (
+    answers,
+    auth,
+    dashboard,
+    errors,
+    health,
+    i18n,
+    people,
+    push,
+    questions,
+    reminders,
+    reports,
+    staffapp,
+)
 from server.auth import AuthMiddleware, RateLimiter
 from server.clock import Clock, system_clock
 from server.config import Settings, load
@@ -37,14 +50,17 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     db = Database(settings.database, settings.db_synchronous)
     book = QuestionBook()
     context = Context(db=db, settings=settings, clock=clock)
+    scheduler = reminders.Scheduler(settings, clock, db=db)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.open()
         await book.reload(db)
+        await scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await db.close()
 
     return Litestar(
@@ -55,6 +71,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             *questions.route_handlers,
             *answers.route_handlers,
             *staffapp.route_handlers,
+            *push.route_handlers,
+            *reminders.route_handlers,
+            *reports.route_handlers,
+            *dashboard.route_handlers,
         ],
         dependencies={"ctx": Provide(lambda: context, sync_to_thread=False)},
         state=State(
@@ -62,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 "settings": settings,
                 "db": db,
                 "questions": book,
+                "reminders": scheduler,
                 "rate_limiter": RateLimiter(settings.rate_limit_per_minute, clock),
             }
         ),

@@ -417,7 +417,8 @@ async def _consume_invite(db: Database, invite_id: int, now: float) -> bool:
 
 
 def home_path(role: str | None) -> str:
-    return "/app/" if role == "staff" else "/home"
+    """Where a person lands after signing in: staff answer, managers and admins look."""
+    return "/app/" if role == "staff" else "/manager"
 
 
 async def _invite_owner(db: Database, token: str) -> int | None:

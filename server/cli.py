@@ -13,6 +13,7 @@ from server import auth, config, db, demo, people
 from server.clock import system_clock
 
 T = TypeVar("T")
+SCOPES = ("answers:write", "reports:read")  # server.reports.SCOPES; a test keeps them equal
 
 
 def _with_db(settings: config.Settings, work: Callable[[db.Database], Awaitable[T]]) -> T:
@@ -161,6 +162,9 @@ def cmd_user_signout(settings: config.Settings, args: argparse.Namespace) -> int
 
 
 def cmd_apikey_create(settings: config.Settings, args: argparse.Namespace) -> int:
+    # Imported here: the reports room brings pandas, which no other subcommand needs.
+    from server import reports
+
     async def work(database: db.Database) -> str | None:
         team_id = None
         if args.team:
@@ -169,7 +173,9 @@ def cmd_apikey_create(settings: config.Settings, args: argparse.Namespace) -> in
             )
             if team_id is None:
                 return None
-        return await auth.create_api_key(database, args.name, team_id, system_clock())
+        key = await auth.create_api_key(database, args.name, team_id, system_clock())
+        await reports.grant_scopes(database, key, args.scope or ["answers:write"])
+        return key
 
     key = _with_db(settings, work)
     if key is None:
@@ -211,7 +217,13 @@ def parser() -> argparse.ArgumentParser:
     apikey = sub.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
     create = apikey.add_parser("create", help="create an API key and print it once")
     create.add_argument("--name", required=True)
-    create.add_argument("--team", help="default team of the key's answers")
+    create.add_argument("--team", help="the key's team: its answers' default, its reports' reach")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help="what the key may do (repeatable); default answers:write",
+    )
     create.set_defaults(run=cmd_apikey_create)
     return top
 

@@ -94,6 +94,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.Meta(ge=1),
     ] = 60
     demo_seed: Annotated[int, _meta("Seed of the demo data generator.")] = 42
+    reminders: Annotated[
+        bool, _meta("Send reminders and alerts from this process (a scheduler inside the app).")
+    ] = True
+    reminder_late_minutes: Annotated[
+        int,
+        _meta("How late a missed reminder may still go out the same day (after a restart)."),
+        msgspec.Meta(ge=1, le=1440),
+    ] = 120
+    push_contact: Annotated[
+        str,
+        _meta("E-mail address push services may contact about this server (VAPID); "
+              "empty: push@ the base URL's host."),
+    ] = ""
+    push_services: Annotated[
+        str,
+        _meta("Hosts push subscriptions may point to, comma-separated (*.host: subdomains)."),
+    ] = (
+        "fcm.googleapis.com,*.push.services.mozilla.com,*.push.apple.com,"
+        "*.notify.windows.com"
+    )
 
     def __post_init__(self) -> None:
         if self.anonymity_k < 3:

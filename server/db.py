@@ -1,22 +1,27 @@
-"""Connections to the embedded SQLite file: one writer, one reader, and the migrations runner."""
+"""Connections to the embedded SQLite file: one writer, one reader, a small pool of readers for
+reports, and the migrations runner."""
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
+import anyio
+import anyio.to_thread
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 Row = sqlite3.Row
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self.reports = ReadPool(path)
 
     async def open(self) -> None:
         self._writer = await self._connect()
@@ -121,6 +127,7 @@ class Database:
             if conn is not None:
                 await conn.close()
         self._writer = self._reader = None
+        self.reports.close()
 
     @property
     def reader(self) -> aiosqlite.Connection:
@@ -188,3 +195,45 @@ class Writer:
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         return next(iter(await self._conn.execute_fetchall(sql, params)), None)
+
+
+class ReadPool:
+    """Read-only connections for long reads (reports), each used by one worker thread at a
+    time: a report's queries and the pandas work after them run off the event loop, and
+    never on the writer or the reader the request path shares. Each call sees one snapshot."""
+
+    def __init__(self, path: str, size: int = 2) -> None:
+        self.path = path
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._limiter = anyio.CapacityLimiter(size)
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """work(connection) in a worker thread, inside one read transaction."""
+        return await anyio.to_thread.run_sync(self._run, work, limiter=self._limiter)
+
+    def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            try:
+                return work(conn)
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            self._idle.put(conn)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

@@ -200,8 +200,10 @@ def root(request: Request[Any, Any, Any]) -> Redirect | Template:
 
 @get("/home", guards=[person_only], sync_to_thread=False)
 def home(request: Request[Any, Any, Any]) -> Template:
-    """A plain page saying who is signed in; the manager and admin views come later."""
-    return Template("home.html", context={"me": principal_of(request)})
+    """Who is signed in on this device, the way to their start page, and signing out."""
+    me = principal_of(request)
+    start = home_path(me.role if me else None)
+    return Template("home.html", context={"me": me, "start": start})
 
 
 def page_language(request: Request[Any, Any, Any]) -> str:

@@ -68,18 +68,31 @@ def release() -> str:
     return digest.hexdigest()[:16]
 
 
+def _worker(name: str, headers: dict[str, str] | None = None) -> Response[str]:
+    # The browser compares a worker byte for byte on each visit: stamping the release into it
+    # is what makes a deployment replace the cached app.
+    source = (PWA_DIR / name).read_text("utf-8")
+    stamped = source.replace(VERSION_MARK, f"const VERSION = '{release()}';", 1)
+    sent = {"Cache-Control": REVALIDATE, "X-Content-Type-Options": "nosniff", **(headers or {})}
+    return Response(stamped, media_type="text/javascript", headers=sent)
+
+
 @get("/app/sw.js", sync_to_thread=False, include_in_schema=False)
 def service_worker() -> Response[str]:
-    # Served from /app/ itself so that its scope covers the whole app. The browser compares
-    # the worker byte for byte on each visit: stamping the release into it is what makes a
-    # deployment replace the cached app.
-    source = (PWA_DIR / "sw.js").read_text("utf-8")
-    stamped = source.replace(VERSION_MARK, f"const VERSION = '{release()}';", 1)
-    return Response(
-        stamped,
-        media_type="text/javascript",
-        headers={"Cache-Control": REVALIDATE, "X-Content-Type-Options": "nosniff"},
-    )
+    """Served from /app/ itself so that its scope covers the whole app."""
+    return _worker("sw.js")
+
+
+@get("/manager/sw.js", sync_to_thread=False, include_in_schema=False)
+def manager_worker() -> Response[str]:
+    """The manager view's worker; its scope /manager also covers the overview at /manager."""
+    return _worker("manager-sw.js", {"Service-Worker-Allowed": "/manager"})
+
+
+@get("/manager/manifest.webmanifest", sync_to_thread=False, include_in_schema=False)
+def manager_manifest() -> File:
+    """The manager view installs as an app of its own, in the staff app's look."""
+    return _asset(PWA_DIR, "manager.webmanifest", REVALIDATE)
 
 
 @get("/app/i18n/{filename:str}", sync_to_thread=False, include_in_schema=False)
@@ -102,4 +115,4 @@ def asset(name: FromPath[Path]) -> File:
     return _asset(PWA_DIR, relative, cache)
 
 
-route_handlers = [shell, service_worker, messages, asset]
+route_handlers = [shell, service_worker, manager_worker, manager_manifest, messages, asset]

@@ -83,7 +83,7 @@ async def test_invite_link_signs_a_staff_member_in_and_opens_the_app(
     assert me["team"]["name"] == "Klantenservice"
 
 
-async def test_manager_lands_on_the_home_page_that_says_who_is_signed_in(
+async def test_manager_lands_on_the_manager_view_that_says_who_is_signed_in(
     app: Litestar, client: Client
 ) -> None:
     _, token = await add_person(app, email="mila@example.org", role="manager", name="Mila")
@@ -92,7 +92,7 @@ async def test_manager_lands_on_the_home_page_that_says_who_is_signed_in(
     home = await client.get("/")
 
     assert home.status_code == 200
-    assert str(home.url).endswith("/home")
+    assert str(home.url).endswith("/manager")
     assert "Mila" in home.text
 
 

@@ -45,3 +45,12 @@ def test_design_page_names_every_token_of_the_stylesheet() -> None:
     assert tokens, "the stylesheet defines tokens"
     assert tokens - documented == set(), "tokens missing from docs/design.md"
     assert documented - tokens == set(), "docs/design.md names tokens the stylesheet lacks"
+
+
+def test_architecture_page_names_every_module_of_the_server() -> None:
+    server = Path(__file__).resolve().parent.parent / "server"
+    modules = {p.name for p in server.glob("*.py") if p.name != "__init__.py"}
+    page = (DOCS / "architecture.md").read_text("utf-8")
+    named = set(re.findall(r"`server/([a-z0-9_]+\.py)`", page))
+    assert modules - named == set(), "modules missing from docs/architecture.md"
+    assert named - modules == set(), "docs/architecture.md names modules that do not exist"

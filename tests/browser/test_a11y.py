@@ -15,7 +15,8 @@ AXE = Axe()
 # Interactive elements smaller than 48 x 48 CSS pixels, and any sideways scrolling.
 TOO_SMALL = """() => [...document.querySelectorAll('button, a[href], input, textarea, summary')]
   .filter((el) => el.getClientRects().length)
-  .map((el) => [el.id || el.textContent.trim(), (el.closest('label') || el).getBoundingClientRect()])
+  .map((el) => [el.id || el.textContent.trim(), el.closest('label') || el])
+  .map(([name, target]) => [name, target.getBoundingClientRect()])
   .filter(([, r]) => r.width < 48 || r.height < 48)
   .map(([name, r]) => `${name}: ${Math.round(r.width)}x${Math.round(r.height)}`)"""
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -167,6 +167,7 @@ def test_on_a_desk_the_header_lines_up_with_the_content(
         assert abs(brand["x"] - card["x"]) <= 1, (brand, card)
         for path in ("/", "/no/such/page"):
             page.goto(path)
+            page.locator("main .card").first.wait_for()
             brand = boxes(page, "header.top .brand")[0]
             card = boxes(page, "main .card")[0]
             assert abs(brand["x"] - card["x"]) <= 1, (path, brand, card)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from litestar import get
 from litestar.exceptions import PermissionDeniedException
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import LiveServer, add_person, screenshot, set_offline
+from server import demo
+from tests.browser.conftest import LiveServer, screenshot, set_offline
 from tests.browser.test_a11y import check
 
 SIZES = {"phone": {"width": 360, "height": 740}, "desk": {"width": 1280, "height": 800}}
@@ -33,6 +34,8 @@ def test_every_screen_passes_in_every_look(
 ) -> None:
     server.app.register(forbidden)
     server.app.register(broken)
+    state = server.app.state
+    assert server.call(demo.load(state.db, state.settings, server.clock()))
     context = browser.new_context(
         base_url=server.url, viewport=SIZES[size], locale=locale, color_scheme=scheme
     )
@@ -88,10 +91,17 @@ def test_every_screen_passes_in_every_look(
         expect(page.locator("#signed-out")).to_be_visible()
         screen("app-signed-out")
 
-        lars = add_person(server.app, email="lars@example.org", role="manager", team=None)
-        _, manager = server.call(lars)
-        follow_invite_page(page, manager)
-        screen("home-manager")
+        links = server.call(demo.sign_in_links(state.db, state.settings, server.clock()))
+        manager = next(link for role, _, link in links if role == "manager")
+        page.goto("/signin/" + manager.rsplit("/", 1)[1])
+        page.get_by_role("button").click()
+        page.wait_for_url("**/manager")
+        screen("manager-overview")
+        page.get_by_role("link", name="Winkel Utrecht").first.click()
+        expect(page.locator("svg.plot").first).to_be_visible()
+        screen("manager-team")
+        screen("manager-compare", "/manager/compare", 200)
+        screen("home", "/home", 200)
 
         limiter = server.app.state.rate_limiter
         while not limiter.hit("signin", "127.0.0.1"):
@@ -99,10 +109,3 @@ def test_every_screen_passes_in_every_look(
         screen("error-429", "/signin/unknown-token", 429)
     finally:
         context.close()
-
-
-def follow_invite_page(page: Page, token: str) -> None:
-    page.goto(f"/signin/{token}")
-    page.get_by_role("button").click()
-    page.wait_for_url("**/home")
-
