@@ -484,8 +484,11 @@ function wake() {
 }
 
 async function start() {
-  await load(pickLanguage(state.me ? state.me.language : saved('language', null)));
-  await reloadOutbox();
+  // Texts and the outbox are read side by side; the first screen needs both.
+  await Promise.all([
+    load(pickLanguage(state.me ? state.me.language : saved('language', null))),
+    reloadOutbox(),
+  ]);
   render();
   outbox.addEventListener('change', async (event) => {
     const delivered = event.detail && event.detail.delivered;
@@ -504,12 +507,17 @@ async function start() {
     render();
     document.getElementById('title').focus();
   });
-  if ('serviceWorker' in navigator) {
-    navigator.serviceWorker.register('/app/sw.js', { type: 'module', scope: '/app/' })
-      .catch((error) => console.error('service worker', error));
-  }
-  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
-  wake();
+  // The worker's precache competes with the first screen's data on a slow line: it starts
+  // once that screen is drawn (a worker that is already installed is not fetched again).
+  const first = refresh().catch((error) => console.error(error));
+  send();
+  first.finally(() => {
+    if ('serviceWorker' in navigator) {
+      navigator.serviceWorker.register('/app/sw.js', { type: 'module', scope: '/app/' })
+        .catch((error) => console.error('service worker', error));
+    }
+    if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+  });
 }
 
 start();
