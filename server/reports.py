@@ -459,8 +459,15 @@ def visibility(org: Org, own: np.ndarray, k: int, comment_k: int) -> np.ndarray:
 
 
 def subtree_sums(org: Org, own: np.ndarray) -> np.ndarray:
-    """Each team's figures with everything below it added (own: teams x ...)."""
-    return (org.below @ own.reshape(len(org.ids), -1)).reshape(own.shape)
+    """Each team's figures with everything below it added (own: teams x ...). Children come
+    after their parent in tree order, so one backward pass adds each into its parent (a
+    matrix product would do the same, but OpenBLAS would take the other core for it)."""
+    sums = own.copy()
+    for i in range(len(org.ids) - 1, -1, -1):
+        parent = org.parent_ids[i]
+        if parent is not None:
+            sums[org.index[parent]] += sums[i]
+    return sums
 
 
 @dataclass
@@ -663,7 +670,7 @@ def period_figures(weeks: Weeks, kind: str, span: slice) -> list[Figure]:
 
 def participations(org: Org, own: np.ndarray, k: int, ck: int) -> list[Figure]:
     """Per team, distinct people who answered over active members, if the people may show."""
-    members, people = org.below @ org.members, org.below @ own
+    members, people = subtree_sums(org, org.members), subtree_sums(org, own)
     shown, _, complementary = _suppressed(org.parents, tuple(int(x) for x in own), k, ck)
     found = []
     for i, (m, n) in enumerate(zip(members, people, strict=True)):
