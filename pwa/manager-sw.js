@@ -1,6 +1,8 @@
 // The manager view's service worker: the last copy of each page a manager opened, to read
 // offline, and the design system's files. Served from /manager/sw.js with the scope /manager.
 
+import { cacheFirst, fetchWithin } from '/app/network.js';
+
 // server/staffapp.py replaces 'dev' with a digest of the app's files when serving this.
 const VERSION = 'dev';
 const CACHE = `spiegel-manager-${VERSION}`;
@@ -39,27 +41,19 @@ async function keptCopy(request) {
 }
 
 async function page(request) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), NAVIGATION_TIMEOUT_MS);
+  let response;
   try {
-    const response = await fetch(request, { signal: controller.signal });
-    if (response.ok) {
-      const cache = await caches.open(PAGES);
-      await cache.put(request, response.clone());
-    }
-    return response;
+    response = await fetchWithin(request, NAVIGATION_TIMEOUT_MS);
   } catch (error) {
     const kept = await keptCopy(request);
     if (kept) return kept;
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
-}
-
-async function cacheFirst(request) {
-  const cached = await caches.match(request, { cacheName: CACHE });
-  return cached || fetch(request);
+  if (response.ok) {
+    // A copy that cannot be kept (storage full) must not cost the page itself.
+    await caches.open(PAGES).then((cache) => cache.put(request, response.clone())).catch(() => {});
+  }
+  return response;
 }
 
 self.addEventListener('fetch', (event) => {
@@ -69,6 +63,6 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate' && url.pathname.startsWith('/manager')) {
     event.respondWith(page(request));
   } else if (PRECACHE.includes(url.pathname)) {
-    event.respondWith(cacheFirst(request));
+    event.respondWith(cacheFirst(request, CACHE));
   }
 });

@@ -2,6 +2,7 @@
 // Background Sync, and reminders by web push. Served from /app/sw.js so that its scope
 // covers the whole app.
 
+import { cacheFirst, fetchWithin } from './network.js';
 import { Outbox, SYNC_TAG } from './outbox.js';
 
 // server/staffapp.py replaces 'dev' with a digest of the app's files when serving this.
@@ -53,23 +54,14 @@ self.addEventListener('activate', (event) => {
 });
 
 async function navigation(request) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), NAVIGATION_TIMEOUT_MS);
   try {
-    return await fetch(request, { signal: controller.signal });
+    return await fetchWithin(request, NAVIGATION_TIMEOUT_MS);
   } catch (error) {
     // The shell holds no personal data; one copy serves /app/, /app/?ref=..., /app/#history.
     const shell = await caches.match(SHELL, { cacheName: CACHE, ignoreSearch: true });
     if (shell) return shell;
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
-}
-
-async function cacheFirst(request) {
-  const cached = await caches.match(request, { cacheName: CACHE });
-  return cached || fetch(request);
 }
 
 self.addEventListener('fetch', (event) => {
@@ -77,7 +69,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
   if (!url.pathname.startsWith('/app/')) return; // the API and other pages go to the network
-  event.respondWith(request.mode === 'navigate' ? navigation(request) : cacheFirst(request));
+  event.respondWith(request.mode === 'navigate' ? navigation(request) : cacheFirst(request, CACHE));
 });
 
 self.addEventListener('sync', (event) => {
