@@ -47,11 +47,11 @@ import io
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
@@ -64,7 +64,15 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from server import analytics
 from server.analytics import Mood, NetScore, Proportion
-from server.auth import Principal, all_of, caller, person_only, same_origin_json, signed_in
+from server.auth import (
+    Principal,
+    all_of,
+    caller,
+    hash_token,
+    person_only,
+    same_origin_json,
+    signed_in,
+)
 from server.config import Settings
 from server.db import Database
 from server.deps import Context, Ctx
@@ -78,6 +86,7 @@ MAX_WHAT = 500
 READ_SCOPE = "reports:read"
 SCOPES = ("answers:write", READ_SCOPE)
 DAY0 = date(1970, 1, 1)
+T = TypeVar("T")
 
 KINDS = (
     "checkin", "contact_self", "enps", "mirror_staff",
@@ -507,8 +516,13 @@ class Rollups:
 
     Rollup rows change only when answers are stored, so the highest answer rowid is a
     watermark: a read first asks which local days the answers above the last watermark fall
-    on and forgets those days and their weeks, then reads only what it does not hold. A read
-    whose snapshot is older than the watermark reads the tables directly.
+    on and forgets those days and their weeks, then reads only what it does not hold. A
+    watermark that went down (an older snapshot, a restored file) starts the cache afresh.
+
+    Results worked out from answers themselves are kept the same way: self vs customer and
+    the mirror while no answer with a contact or to a mirror question arrives for a team and
+    week they cover, comments while no comment does, and in both cases while the visibility
+    they were made with is unchanged.
     """
 
     MAX_ENTRIES = 5000
@@ -517,12 +531,39 @@ class Rollups:
         self._lock = threading.Lock()
         self._mark: tuple[str, int] | None = None
         self._rows: dict[tuple[str, int], np.ndarray] = {}
+        # (topic, team, week): the watermark of the last answer of the topic there; topics
+        # "pairs" (answers with a contact or to a mirror question) and "comments".
+        self._touched: dict[tuple[str, int, int], int] = {}
+        self._kept: dict[Any, tuple[int, bytes, Any]] = {}
+
+    def remember(
+        self, conn: sqlite3.Connection, zone: str, key: Any, topic: str, teams: list[int],
+        weeks: range, check: bytes, make: Callable[[], T],
+    ) -> T:  # fmt: skip
+        """make(), or what it gave before for the same key and check if no answer of the
+        topic has arrived since for these teams and weeks."""
+        with self._lock:
+            mark = self._refresh(conn, zone)
+            kept = self._kept.get(key)
+            if kept is not None and kept[1] == check:
+                changed = max(
+                    (self._touched.get((topic, t, w), 0) for t in teams for w in weeks),
+                    default=0,
+                )
+                if changed <= kept[0]:
+                    value: T = kept[2]
+                    return value
+        value = make()
+        with self._lock:
+            if len(self._kept) > self.MAX_ENTRIES:
+                self._kept.clear()
+            self._kept[key] = (mark, check, value)
+        return value
 
     def read(self, conn: sqlite3.Connection, zone: str, table: str, numbers: range) -> np.ndarray:
         """The table's rows for these weeks or days (first column: the week or day)."""
         with self._lock:
-            if not self._refresh(conn, zone):
-                return self._fetch(conn, table, numbers)
+            self._refresh(conn, zone)
             missing = [n for n in numbers if (table, n) not in self._rows]
             if missing:
                 fetched = self._fetch(conn, table, range(missing[0], missing[-1] + 1))
@@ -530,25 +571,33 @@ class Rollups:
                     self._rows[(table, n)] = fetched[fetched[:, 0] == n]
             return np.concatenate([self._rows[(table, n)] for n in numbers])
 
-    def _refresh(self, conn: sqlite3.Connection, zone: str) -> bool:
+    def _refresh(self, conn: sqlite3.Connection, zone: str) -> int:
+        """Forget what answers stored since the last call changed; the new watermark."""
         top = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM answers").fetchone()[0]
         mark = self._mark
-        if mark is not None and mark[0] == zone and top < mark[1]:
-            return False
-        if mark is None or mark[0] != zone or len(self._rows) > self.MAX_ENTRIES:
+        if mark is None or mark[0] != zone or top < mark[1] or len(self._rows) > self.MAX_ENTRIES:
             self._rows.clear()
+            self._touched.clear()
+            self._kept.clear()
         elif top > mark[1]:
-            for (day,) in conn.execute(
-                "SELECT DISTINCT (answered_at + (SELECT o.seconds FROM report_offsets o"
-                " WHERE o.since <= answered_at ORDER BY o.since DESC LIMIT 1)) / 86400"
-                " FROM answers WHERE rowid > ? AND rowid <= ?",
+            for team, day, pairs, said in conn.execute(
+                "SELECT DISTINCT a.team_id, (a.answered_at + (SELECT o.seconds"
+                " FROM report_offsets o WHERE o.since <= a.answered_at"
+                " ORDER BY o.since DESC LIMIT 1)) / 86400,"
+                " a.contact_ref IS NOT NULL OR q.kind IN ('mirror_staff', 'customer_mirror'),"
+                " a.comment IS NOT NULL"
+                " FROM answers a JOIN questions q ON q.id = a.question_id"
+                " WHERE a.rowid > ? AND a.rowid <= ?",
                 (mark[1], top),
             ):
                 week = day - (day + 3) % 7
+                for topic, hit in (("pairs", pairs), ("comments", said)):
+                    if hit:
+                        self._touched[(topic, team, week)] = top
                 for key in (("days", day), ("weeks", week), ("people", week)):
                     self._rows.pop(key, None)
         self._mark = (zone, top)
-        return True
+        return int(top)
 
     def _fetch(self, conn: sqlite3.Connection, table: str, numbers: range) -> np.ndarray:
         sql, width = _ROLLUP_SQL[table]
@@ -744,6 +793,22 @@ class Book:
             self._made[key] = make()
         return self._made[key]
 
+    def remember(
+        self, topic: str, i: int, kinds: Sequence[str], make: Callable[[], T]
+    ) -> T:
+        """make() for team i over the period, or its earlier result while no answer of the
+        topic has come for the team's subtree in the period and the visibility of these kinds
+        (and of its comments) is unchanged."""
+        weeks = weeks_of(self.period)
+        span = self.weeks.index(weeks)
+        check = b"".join(self.weeks.seen[KIND[kind], :, i, span].tobytes() for kind in kinds)
+        check += self.comment_weeks(i).tobytes() + f"{self.k},{self.settings.comment_k}".encode()
+        key = (topic, self.org.ids[i], self.period)
+        return rollups(self.conn).remember(
+            self.conn, self.settings.timezone, key, topic, self.org.subtree(i), weeks, check,
+            make,
+        )  # fmt: skip
+
     def figures(self, i: int, period: Period) -> dict[str, Figure]:
         weeks = weeks_of(period)
         span = self.weeks.index(weeks)
@@ -928,11 +993,24 @@ def paired_rows(conn: sqlite3.Connection, book: Book, i: int) -> pd.DataFrame:
     span = book.weeks.index(weeks)
     week = ((frame["week"] - pd.Timestamp(DAY0)).dt.days - weeks.start) // 7
     keep = pd.Series(False, index=frame.index)
-    for kind in ("contact_self", "customer_csat", "mirror_staff", "customer_mirror"):
+    for kind in PAIRED:
         shown = book.weeks.seen[KIND[kind], 0, i, span]
         rows_of = frame["kind"].eq(kind) & week.between(0, len(shown) - 1)
         keep |= rows_of & pd.Series(shown[week.clip(0, len(shown) - 1)], index=frame.index)
     return frame[keep]
+
+
+PAIRED = ("contact_self", "customer_csat", "mirror_staff", "customer_mirror")
+
+
+def paired(
+    conn: sqlite3.Connection, book: Book, i: int
+) -> tuple[analytics.SelfVsCustomer | None, list[analytics.MirrorGap]]:
+    """Self vs customer and the mirror gaps of team i over the period's shown weeks."""
+    frame = paired_rows(conn, book, i)
+    mirrored = frame["kind"].isin(["mirror_staff", "customer_mirror"]).any()
+    pairs = self_vs_customer(frame, book.k) if frame["contact_ref"].notna().any() else None
+    return pairs, mirror(frame, book.k) if mirrored else []
 
 
 def self_vs_customer(frame: pd.DataFrame, k: int) -> analytics.SelfVsCustomer | None:
@@ -1001,28 +1079,29 @@ def today_of(ctx: Context) -> date:
 
 async def visible_teams(ctx: Context, who: Principal) -> list[TeamRef]:
     """The teams the caller may see, parents before children."""
+    return await ctx.db.reports.run(_visible_teams, who)
 
-    def work(conn: sqlite3.Connection) -> list[TeamRef]:
-        org = read_org(conn)
-        return team_refs(org, reach(conn, who, org) or [])
 
-    return await ctx.db.reports.run(work)
+def _visible_teams(conn: sqlite3.Connection, who: Principal) -> list[TeamRef]:
+    org = read_org(conn)
+    return team_refs(org, reach(conn, who, org) or [])
 
 
 async def overview(ctx: Context, who: Principal, period: Period) -> Overview:
     """Every visible team's figures over the period; alerts are those with alert=True."""
     await ensure_rollups(ctx)
-    settings, today = ctx.settings, today_of(ctx)
+    return await ctx.db.reports.run(_overview, who, period, ctx.settings, today_of(ctx))
 
-    def work(conn: sqlite3.Connection) -> Overview:
-        org = read_org(conn)
-        visible = reach(conn, who, org)
-        _guard(org, visible, [])
-        book = Book(conn, org, period, settings, today)
-        teams = [book.summary(org.index[r.id], r) for r in team_refs(org, visible or [])]
-        return Overview(period, settings.anonymity_k, teams)
 
-    return await ctx.db.reports.run(work)
+def _overview(
+    conn: sqlite3.Connection, who: Principal, period: Period, settings: Settings, today: date
+) -> Overview:
+    org = read_org(conn)
+    visible = reach(conn, who, org)
+    _guard(org, visible, [])
+    book = Book(conn, org, period, settings, today)
+    teams = [book.summary(org.index[r.id], r) for r in team_refs(org, visible or [])]
+    return Overview(period, settings.anonymity_k, teams)
 
 
 async def compare(
@@ -1030,60 +1109,78 @@ async def compare(
 ) -> list[TeamSummary]:
     """The chosen teams' figures, in the order asked; 404 unknown, 403 outside reach."""
     await ensure_rollups(ctx)
-    settings, today = ctx.settings, today_of(ctx)
+    return await ctx.db.reports.run(
+        _compare, who, team_ids, period, ctx.settings, today_of(ctx)
+    )
 
-    def work(conn: sqlite3.Connection) -> list[TeamSummary]:
-        org = read_org(conn)
-        visible = reach(conn, who, org)
-        chosen = _guard(org, visible, team_ids)
-        refs = {ref.id: ref for ref in team_refs(org, visible or [])}
-        book = Book(conn, org, period, settings, today)
-        return [book.summary(i, refs[org.ids[i]]) for i in chosen]
 
-    return await ctx.db.reports.run(work)
+def _compare(
+    conn: sqlite3.Connection, who: Principal, team_ids: list[int], period: Period,
+    settings: Settings, today: date,
+) -> list[TeamSummary]:  # fmt: skip
+    org = read_org(conn)
+    visible = reach(conn, who, org)
+    chosen = _guard(org, visible, team_ids)
+    refs = {ref.id: ref for ref in team_refs(org, visible or [])}
+    book = Book(conn, org, period, settings, today)
+    return [book.summary(i, refs[org.ids[i]]) for i in chosen]
 
 
 async def team_detail(ctx: Context, who: Principal, team_id: int, period: Period) -> TeamDetail:
     """One team's page: figures, weeks, lag, self vs customer, mirror, chart, comments, actions."""
     await ensure_rollups(ctx)
-    settings, today = ctx.settings, today_of(ctx)
+    return await ctx.db.reports.run(
+        _team_detail, who, team_id, period, ctx.settings, today_of(ctx)
+    )
 
-    def work(conn: sqlite3.Connection) -> TeamDetail:
-        org = read_org(conn)
-        visible = reach(conn, who, org)
-        [i] = _guard(org, visible, [team_id])
-        ref = next(r for r in team_refs(org, visible or []) if r.id == team_id)
-        book = Book(conn, org, period, settings, today)
-        frame = paired_rows(conn, book, i)
-        chart = book.chart(i)
-        return TeamDetail(
-            summary=book.summary(i, ref),
-            weeks=book.team_weeks(i),
-            lag=lag_points(conn, book, i),
-            self_vs_customer=self_vs_customer(frame, book.k),
-            mirror=mirror(frame, book.k),
-            chart=chart if chart.enough_data else None,
-            comments=comments(conn, book, i),
-            actions=actions(conn, team_id),
-        )
 
-    return await ctx.db.reports.run(work)
+def _team_detail(
+    conn: sqlite3.Connection, who: Principal, team_id: int, period: Period, settings: Settings,
+    today: date,
+) -> TeamDetail:  # fmt: skip
+    org = read_org(conn)
+    visible = reach(conn, who, org)
+    [i] = _guard(org, visible, [team_id])
+    ref = next(r for r in team_refs(org, visible or []) if r.id == team_id)
+    book = Book(conn, org, period, settings, today)
+    chart = book.chart(i)
+    pairs, gaps = book.remember("pairs", i, PAIRED, lambda: paired(conn, book, i))
+    said = book.remember("comments", i, (), lambda: comments(conn, book, i))
+    return TeamDetail(
+        summary=book.summary(i, ref),
+        weeks=book.team_weeks(i),
+        lag=lag_points(conn, book, i),
+        self_vs_customer=pairs,
+        mirror=gaps,
+        chart=chart if chart.enough_data else None,
+        comments=said,
+        actions=actions(conn, team_id),
+    )
 
 
 async def team_report(ctx: Context, who: Principal, team_id: int, period: Period) -> TeamReport:
     """The summary route's figures: the same summary and weeks as the team page."""
     await ensure_rollups(ctx)
-    settings, today = ctx.settings, today_of(ctx)
+    return await ctx.db.reports.run(
+        _team_report, who, team_id, period, ctx.settings, today_of(ctx)
+    )
 
-    def work(conn: sqlite3.Connection) -> TeamReport:
-        org = read_org(conn)
-        visible = reach(conn, who, org)
-        [i] = _guard(org, visible, [team_id])
-        ref = next(r for r in team_refs(org, visible or []) if r.id == team_id)
-        book = Book(conn, org, period, settings, today)
-        return TeamReport(period, settings.anonymity_k, book.summary(i, ref), book.team_weeks(i))
 
-    return await ctx.db.reports.run(work)
+def _team_report(
+    conn: sqlite3.Connection, who: Principal, team_id: int, period: Period, settings: Settings,
+    today: date,
+) -> TeamReport:  # fmt: skip
+    org = read_org(conn)
+    visible = reach(conn, who, org)
+    [i] = _guard(org, visible, [team_id])
+    ref = next(r for r in team_refs(org, visible or []) if r.id == team_id)
+    book = Book(conn, org, period, settings, today)
+    return TeamReport(period, settings.anonymity_k, book.summary(i, ref), book.team_weeks(i))
+
+
+def _may_see(conn: sqlite3.Connection, who: Principal, team_id: int) -> None:
+    org = read_org(conn)
+    _guard(org, reach(conn, who, org), [team_id])
 
 
 def clean_action(what: str) -> str:
@@ -1106,11 +1203,7 @@ async def add_action(
     if who.kind != "person":
         raise PermissionDeniedException(detail="Actions are recorded by managers.")
 
-    def check(conn: sqlite3.Connection) -> None:
-        org = read_org(conn)
-        _guard(org, reach(conn, who, org), [team_id])
-
-    await ctx.db.reports.run(check)
+    await ctx.db.reports.run(_may_see, who, team_id)
     [row] = await ctx.db.write(
         "INSERT INTO team_actions (team_id, what, on_day, who, person_id, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?) RETURNING id, created_at",
@@ -1124,8 +1217,6 @@ async def grant_scopes(db: Database, key: str, scopes: list[str]) -> None:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise ValueError(f"unknown scope {', '.join(unknown)}; known: {', '.join(SCOPES)}")
-    from server.auth import hash_token
-
     async with db.transaction() as tx:
         await tx.execute(
             "UPDATE api_keys SET scopes = ? WHERE key_hash = ?",

@@ -653,3 +653,31 @@ async def test_the_csv_opens_in_dutch_excel_and_hides_small_groups_without_numbe
     assert rows[("Klein", "mood_index")][5:] == ["", "", "", "", "fewer than 5 answers"]
     assert rows[("Groot", "csat")][5:] == ["", "", "", "", "no answers"]
     assert {r[0] for r in table[1:]} == {"Groot", "Klein"}
+
+
+async def test_a_new_comment_and_a_new_pair_are_on_the_next_team_page(
+    app: Litestar, client: Client
+) -> None:
+    shop = await team(app, "Winkel")
+    ids = await staff(app, "Winkel", 10)
+    await store(app, *[checkin(p, shop, 2, at(LAST_WEEK), comment=f"eerst {p}") for p in ids])
+    who = await manager(app, client, ["Winkel"])
+    period = reports.period_from(None, None, None, TODAY)
+    first = await reports.team_detail(ctx_of(app), who, shop, period)
+    assert len(first.comments or []) == 10 and first.self_vs_customer is None
+
+    later = [checkin(ids[0], shop, 1, at(LAST_WEEK, 17), comment="later op de dag")]
+    for n, p in enumerate(ids[:5]):
+        ref = f"gesprek-{n}"
+        later += [
+            NewAnswer(id=str(uuid.uuid4()), question_id=2, value=2, answered_at=at(LAST_WEEK, 10),
+                      source="app", person_id=p, team_id=shop, contact_ref=ref),
+            NewAnswer(id=str(uuid.uuid4()), question_id=4, value=1, answered_at=at(LAST_WEEK, 11),
+                      source="api", team_id=shop, contact_ref=ref),
+        ]  # fmt: skip
+    await store(app, *later)
+    second = await reports.team_detail(ctx_of(app), who, shop, period)
+
+    assert (second.comments or [])[0] == "later op de dag"
+    assert second.self_vs_customer is not None
+    assert (second.self_vs_customer.pairs, second.self_vs_customer.misses) == (5, 5)
