@@ -15,18 +15,18 @@ from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody
 
-from server.auth import Principal, caller, person_only, same_origin_json, signed_in
+from server.auth import caller, person_only, same_origin_json, signed_in
+from server.callers import Principal, Source
 from server.clock import utc
 from server.config import Settings
 from server.db import Database
 from server.deps import Ctx
-from server.questions import CONTACT_KINDS, Question, QuestionBook, kinds_for
+from server.questions import CONTACT_KINDS, Question, QuestionBook, may_answer
 
 MAX_BATCH = 500
 MAX_CONTACT_REF = 100
 MAX_COMMENT = 1000
 
-Source = Literal["app", "kiosk", "link", "api", "import", "demo"]
 Status = Literal["stored", "duplicate", "rejected"]
 
 
@@ -124,8 +124,8 @@ def check(
         return f"unknown question {answer.question}"
     if not question.active:
         return f"question {question.id} is not active"
-    if question.kind not in kinds_for(principal):
-        return f"you may not answer questions of kind {question.kind}"
+    if not may_answer(principal, question):
+        return f"you may not answer question {question.id} (kind {question.kind})"
     if not question.scale.min <= answer.value <= question.scale.max:
         return f"value must be between {question.scale.min} and {question.scale.max}"
     at = answer.answered_at.timestamp()
@@ -135,22 +135,25 @@ def check(
         return f"answered_at is older than {settings.answer_horizon_days} days"
     if answer.contact_ref is not None and question.kind not in CONTACT_KINDS:
         return f"questions of kind {question.kind} take no contact_ref"
-    if answer.team is not None and principal.kind == "person":
-        return "team is set by your account, not by the answer"
-    if principal.kind != "person" and answer.team is None and principal.team_id is None:
-        return "team is required for this API key"
+    if answer.team is not None and not principal.team_from_body:
+        return "team is set by your account or device, not by the answer"
+    team = answer.team if answer.team is not None else principal.team_id
+    if team is None:
+        return "team is required" if principal.team_from_body else "you are not in a team"
+    if principal.allowed_teams is not None and team not in principal.allowed_teams:
+        return f"you may not file answers under team {team}"
     if answer.team is not None and answer.team not in teams:
         return f"unknown team {answer.team}"
     return None
 
 
-def to_new_answer(answer: AnswerIn, principal: Principal, source: Source) -> NewAnswer:
+def to_new_answer(answer: AnswerIn, principal: Principal) -> NewAnswer:
     return NewAnswer(
         id=str(answer.id),
         question_id=answer.question,
         value=answer.value,
         answered_at=int(answer.answered_at.timestamp()),
-        source=source,
+        source=principal.source,
         person_id=principal.person_id,
         team_id=answer.team if answer.team is not None else principal.team_id,
         api_key_id=principal.api_key_id,
@@ -383,13 +386,12 @@ async def post_answers(
     principal, db, settings, state = caller(request), ctx.db, ctx.settings, request.app.state
     now = ctx.clock()
     book: QuestionBook = state.questions
-    source: Source = "app" if principal.kind == "person" else "api"
     teams = await existing_teams(db, {a.team for a in data.answers if a.team is not None})
     results: list[AnswerResult | None] = [None] * len(data.answers)
     valid: list[tuple[int, NewAnswer]] = []
     refused: list[tuple[int, NewAnswer, str]] = []
     for index, answer in enumerate(data.answers):
-        new = to_new_answer(answer, principal, source)
+        new = to_new_answer(answer, principal)
         reason = check(answer, book.by_id.get(answer.question), principal, now, settings, teams)
         if reason:
             refused.append((index, new, reason))

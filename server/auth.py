@@ -7,10 +7,9 @@ import math
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 from weakref import WeakKeyDictionary
 
-import msgspec
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
@@ -25,6 +24,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from server.callers import Principal, api_key, person
 from server.clock import Clock
 from server.config import Settings
 from server.db import Database
@@ -33,7 +33,6 @@ from server.deps import Ctx
 SESSION_COOKIE = "spiegel_session"
 _SLIDE_AFTER_SECONDS = 3600
 
-Role = Literal["staff", "manager", "admin"]
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
@@ -45,20 +44,6 @@ def new_token(nbytes: int = 32) -> str:
 def hash_token(token: str) -> str:
     # Tokens carry >= 256 bits of entropy, so a plain SHA-256 is enough (OWASP ASVS 5).
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Principal(msgspec.Struct, frozen=True, kw_only=True):
-    """The caller of a request: a signed-in person or an API key."""
-
-    kind: Literal["person", "apikey"]
-    person_id: int | None = None
-    role: Role | None = None
-    name: str = ""
-    email: str = ""
-    team_id: int | None = None
-    language: str | None = None
-    api_key_id: int | None = None
-    via_cookie: bool = False
 
 
 # --- sessions and API keys -------------------------------------------------------------
@@ -161,15 +146,8 @@ async def person_from_session(
                 "UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?",
                 (int(now), expires_at, token_hash),
             )
-    principal = Principal(
-        kind="person",
-        person_id=row["person_id"],
-        role=row["role"],
-        name=row["name"],
-        email=row["email"],
-        team_id=row["team_id"],
-        language=row["language"],
-        via_cookie=True,
+    principal = person(
+        row["person_id"], row["role"], row["name"], row["email"], row["team_id"], row["language"]
     )
     memo.put(token_hash, principal, expires_at, now)
     return principal, renew
@@ -177,12 +155,12 @@ async def person_from_session(
 
 async def apikey_principal(db: Database, key: str) -> Principal | None:
     row = await db.fetch_one(
-        "SELECT id, name, team_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        "SELECT id, name, team_id, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
         (hash_token(key),),
     )
     if row is None:
         return None
-    return Principal(kind="apikey", api_key_id=row["id"], name=row["name"], team_id=row["team_id"])
+    return api_key(row["id"], row["name"], row["team_id"], frozenset(row["scopes"].split()))
 
 
 async def create_api_key(db: Database, name: str, team_id: int | None, now: float) -> str:
@@ -356,7 +334,7 @@ async def person_only(
 ) -> None:
     await signed_in(connection, handler)
     principal = principal_of(connection)
-    if principal is None or principal.kind != "person":
+    if principal is None or not principal.is_person:
         raise PermissionDeniedException(detail="This needs a signed-in person.")
 
 

@@ -24,7 +24,8 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Response, Template
 
 from server import charts, i18n, reports
-from server.auth import Principal, principal_of
+from server.auth import principal_of
+from server.callers import Principal
 from server.deps import Ctx
 from server.people import page_language
 
@@ -41,7 +42,7 @@ async def manager_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     who = principal_of(connection)
     if who is None:
         raise NotAuthorizedException(detail="Sign in first.")
-    if who.kind != "person" or who.role not in ("manager", "admin"):
+    if not who.has_role("manager", "admin"):
         raise PermissionDeniedException(detail="This page is for managers and administrators.")
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from server import answers, auth, people
 from server.answers import NewAnswer
-from server.auth import Role
+from server.callers import Role
 from server.config import Settings
 from server.db import Database
 

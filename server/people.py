@@ -12,8 +12,6 @@ from litestar.params import JSONBody
 from litestar.response import Redirect, Template
 
 from server.auth import (
-    Principal,
-    Role,
     all_of,
     caller,
     create_invite,
@@ -23,6 +21,7 @@ from server.auth import (
     recent_sessions,
     same_origin_json,
 )
+from server.callers import Principal, Role
 from server.clock import Clock
 from server.config import Settings
 from server.db import Database, Writer
@@ -193,7 +192,7 @@ async def patch_me(data: JSONBody[MePatch], request: Request[Any, Any, Any], ctx
 @get("/", sync_to_thread=False)
 def root(request: Request[Any, Any, Any]) -> Redirect | Template:
     principal = principal_of(request)
-    if principal is None or principal.kind != "person":
+    if principal is None or not principal.is_person:
         return Template("landing.html")
     return Redirect(home_path(principal.role))
 

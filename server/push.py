@@ -457,7 +457,7 @@ def session_hash(request: Request[Any, Any, Any]) -> str:
 async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], h: BaseRouteHandler) -> None:
     await signed_in(connection, h)
     principal = principal_of(connection)
-    if principal is None or principal.kind != "person" or principal.role != "admin":
+    if principal is None or not principal.has_role("admin"):
         raise PermissionDeniedException(detail="This is for administrators.")
 
 

@@ -8,7 +8,8 @@ import msgspec
 from litestar import Request, get
 from litestar.datastructures import State
 
-from server.auth import Principal, caller, signed_in
+from server.auth import caller, signed_in
+from server.callers import Principal
 from server.db import Database
 
 Kind = Literal[
@@ -21,8 +22,6 @@ Kind = Literal[
     "customer_mirror",
 ]
 
-STAFF_KINDS: frozenset[str] = frozenset({"checkin", "contact_self", "enps", "mirror_staff"})
-CUSTOMER_KINDS: frozenset[str] = frozenset({"customer_csat", "customer_nps", "customer_mirror"})
 # Kinds whose answers may carry a contact reference (to pair self and customer ratings).
 CONTACT_KINDS: frozenset[str] = frozenset({"contact_self", "customer_csat", "customer_nps"})
 
@@ -50,13 +49,6 @@ class QuestionList(msgspec.Struct, frozen=True):
     questions: list[Question]
 
 
-def kinds_for(principal: Principal) -> frozenset[str]:
-    """The question kinds this caller may answer."""
-    if principal.kind == "person":
-        return STAFF_KINDS
-    return CUSTOMER_KINDS
-
-
 class QuestionBook:
     """All questions in memory, so the answer path needs no query to validate; reload on edit."""
 
@@ -71,8 +63,13 @@ class QuestionBook:
         self.by_id = {row["id"]: _question(row) for row in rows}
 
     def answerable(self, principal: Principal) -> list[Question]:
-        allowed = kinds_for(principal)
-        return [q for q in self.by_id.values() if q.active and q.kind in allowed]
+        return [q for q in self.by_id.values() if q.active and may_answer(principal, q)]
+
+
+def may_answer(principal: Principal, question: Question) -> bool:
+    """Whether this caller may answer this question (its kind, and a kiosk's or link's set)."""
+    allowed = principal.questions
+    return question.kind in principal.kinds and (allowed is None or question.id in allowed)
 
 
 def _question(row: Any) -> Question:

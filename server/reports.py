@@ -65,7 +65,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from server import analytics
 from server.analytics import Mood, NetScore, Proportion
 from server.auth import (
-    Principal,
     all_of,
     caller,
     hash_token,
@@ -73,6 +72,7 @@ from server.auth import (
     same_origin_json,
     signed_in,
 )
+from server.callers import READ_SCOPE, SCOPES, Principal
 from server.config import Settings
 from server.db import Database
 from server.deps import Context, Ctx
@@ -83,8 +83,6 @@ LAG_WEEKS = 52
 CHART_DAYS = analytics.WINDOW_DAYS + analytics.BASELINE_DAYS
 MAX_COMMENTS = 50
 MAX_WHAT = 500
-READ_SCOPE = "reports:read"
-SCOPES = ("answers:write", READ_SCOPE)
 DAY0 = date(1970, 1, 1)
 T = TypeVar("T")
 
@@ -395,13 +393,13 @@ def read_org(conn: sqlite3.Connection) -> Org:
 def reach(conn: sqlite3.Connection, who: Principal, org: Org) -> list[int] | None:
     """Indexes of the teams the caller may see, in tree order; None for a caller who may see
     no report at all (staff, a key without the read scope)."""
-    if who.kind == "person" and who.role == "admin":
+    if who.has_role("admin"):
         return list(range(len(org.ids)))
-    if who.kind == "person" and who.role == "manager":
+    if who.has_role("manager"):
         tops = [r[0] for r in conn.execute(
             "SELECT team_id FROM team_managers WHERE person_id = ?", (who.person_id,)
         )]  # fmt: skip
-    elif who.kind == "apikey":
+    elif who.channel == "apikey":
         row = conn.execute(
             "SELECT scopes, team_id FROM api_keys WHERE id = ? AND revoked_at IS NULL",
             (who.api_key_id,),
@@ -793,9 +791,7 @@ class Book:
             self._made[key] = make()
         return self._made[key]
 
-    def remember(
-        self, topic: str, i: int, kinds: Sequence[str], make: Callable[[], T]
-    ) -> T:
+    def remember(self, topic: str, i: int, kinds: Sequence[str], make: Callable[[], T]) -> T:
         """make() for team i over the period, or its earlier result while no answer of the
         topic has come for the team's subtree in the period and the visibility of these kinds
         (and of its comments) is unchanged."""
@@ -1109,9 +1105,7 @@ async def compare(
 ) -> list[TeamSummary]:
     """The chosen teams' figures, in the order asked; 404 unknown, 403 outside reach."""
     await ensure_rollups(ctx)
-    return await ctx.db.reports.run(
-        _compare, who, team_ids, period, ctx.settings, today_of(ctx)
-    )
+    return await ctx.db.reports.run(_compare, who, team_ids, period, ctx.settings, today_of(ctx))
 
 
 def _compare(
@@ -1129,9 +1123,7 @@ def _compare(
 async def team_detail(ctx: Context, who: Principal, team_id: int, period: Period) -> TeamDetail:
     """One team's page: figures, weeks, lag, self vs customer, mirror, chart, comments, actions."""
     await ensure_rollups(ctx)
-    return await ctx.db.reports.run(
-        _team_detail, who, team_id, period, ctx.settings, today_of(ctx)
-    )
+    return await ctx.db.reports.run(_team_detail, who, team_id, period, ctx.settings, today_of(ctx))
 
 
 def _team_detail(
@@ -1161,9 +1153,7 @@ def _team_detail(
 async def team_report(ctx: Context, who: Principal, team_id: int, period: Period) -> TeamReport:
     """The summary route's figures: the same summary and weeks as the team page."""
     await ensure_rollups(ctx)
-    return await ctx.db.reports.run(
-        _team_report, who, team_id, period, ctx.settings, today_of(ctx)
-    )
+    return await ctx.db.reports.run(_team_report, who, team_id, period, ctx.settings, today_of(ctx))
 
 
 def _team_report(
@@ -1200,7 +1190,7 @@ async def add_action(
     text = clean_action(what)
     if not isinstance(on, date) or isinstance(on, datetime):
         raise ValidationException(detail="on must be a date (YYYY-MM-DD).")
-    if who.kind != "person":
+    if not who.is_person:
         raise PermissionDeniedException(detail="Actions are recorded by managers.")
 
     await ctx.db.reports.run(_may_see, who, team_id)

@@ -14,7 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from server import auth, config, people
+from server import callers, config, people
 from server.app import create_app
 from server.db import Database
 
@@ -84,7 +84,7 @@ def db_of(app: Litestar) -> Database:
 async def add_person(
     app: Litestar,
     email: str = "anna@example.org",
-    role: auth.Role = "staff",
+    role: callers.Role = "staff",
     team: str | None = "Klantenservice",
     name: str = "Anna",
 ) -> tuple[int, str]:

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from server import auth, config
 from server.app import create_app
-from tests.conftest import START, FakeClock, answer, db_of, signed_in_staff
+from tests.conftest import START, FakeClock, add_person, answer, db_of, sign_in, signed_in_staff
 
 URL = "/api/v1/answers"
 Client = AsyncTestClient[Litestar]
@@ -434,6 +434,34 @@ async def test_api_key_without_a_team_needs_the_answer_to_name_one(
     assert "team" in results[0]["reason"]
     assert results[1] == {"id": with_team["id"], "status": "stored"}
     assert [r["team_id"] for r in rows(settings)] == [team_id]
+
+
+async def test_api_key_bound_to_a_team_cannot_file_answers_under_another_team(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    key, own_team = await api_key(app, team="Balie")
+    _, other_team = await api_key(app, team="Winkel")
+    elsewhere, own = answer(4, 3, team=other_team), answer(4, 4, team=own_team)
+
+    results = await post(client, elsewhere, own, headers=bearer(key))
+
+    assert results[0]["status"] == "rejected"
+    assert f"team {other_team}" in results[0]["reason"]
+    assert results[1] == {"id": own["id"], "status": "stored"}
+    assert [r["team_id"] for r in rows(settings)] == [own_team]
+
+
+async def test_person_in_no_team_is_told_so_and_nothing_is_stored(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    _, token = await add_person(app, email="mira@example.org", role="manager", team=None)
+    await sign_in(client, token)
+
+    [result] = await post(client, answer(1, 2))
+
+    assert result["status"] == "rejected"
+    assert result["reason"] == "you are not in a team"
+    assert count(settings) == 0
 
 
 @pytest.mark.parametrize("team", [4242, 2**63, -1])

@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 
 from server import analytics, answers, auth, cli, config, demo, people, reports
 from server.answers import NewAnswer
-from server.auth import Principal
+from server.callers import Principal, person
 from server.deps import Context
 from tests.conftest import START, FakeClock, add_person, answer, db_of, sign_in
 
@@ -64,7 +64,7 @@ async def manager(
     for name in teams:
         await people.add_team_manager(db_of(app), person_id, await team(app, name))
     await sign_in(client, token)
-    return Principal(kind="person", person_id=person_id, role="manager", name="Lars")
+    return person(person_id, "manager", "Lars", "", None, None)
 
 
 def at(day: date, hour: float = 16.0) -> int:
@@ -307,7 +307,7 @@ async def test_staff_get_403_on_every_reports_route(app: Litestar, client: Clien
         f"/api/v1/teams/{shop}/actions", json={"what": "x", "on": "2026-11-20"}
     )
     assert posted.status_code == 403
-    who = Principal(kind="person", person_id=person_id, role="staff")
+    who = person(person_id, "staff", "", "", None, None)
     assert await reports.visible_teams(ctx_of(app), who) == []
 
 
@@ -536,7 +536,7 @@ async def test_the_demo_shop_alerts_and_its_lag_peaks_at_two_weeks(
     link = next(link for role, _, link in links if role == "manager")
     await sign_in(client, link.rsplit("/", 1)[1])
     me = (await client.get("/api/v1/me")).json()
-    who = Principal(kind="person", person_id=me["id"], role="manager", name=me["name"])
+    who = person(me["id"], "manager", me["name"], "", None, None)
     period = reports.period_from(None, None, None, TODAY)
 
     found = await reports.overview(ctx_of(app), who, period)
