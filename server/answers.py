@@ -16,7 +16,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody
 
 from server.auth import caller, person_only, same_origin_json, signed_in
-from server.callers import Principal, Source
+from server.callers import CUSTOMER_KINDS, Principal, Source
 from server.clock import utc
 from server.config import Settings
 from server.db import Database
@@ -26,6 +26,7 @@ from server.questions import CONTACT_KINDS, Question, QuestionBook, may_answer
 MAX_BATCH = 500
 MAX_CONTACT_REF = 100
 MAX_COMMENT = 1000
+MAX_REASON = 100
 
 Status = Literal["stored", "duplicate", "rejected"]
 
@@ -37,6 +38,7 @@ class AnswerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     answered_at: Annotated[datetime, msgspec.Meta(tz=True)]
     contact_ref: Annotated[str, msgspec.Meta(max_length=MAX_CONTACT_REF)] | None = None
     comment: Annotated[str, msgspec.Meta(max_length=MAX_COMMENT)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=MAX_REASON)] | None = None
     # Bounded so that an id beyond SQLite's integer range is refused as input, not a 500.
     team: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)] | None = None
 
@@ -66,27 +68,31 @@ class NewAnswer(msgspec.Struct, frozen=True, kw_only=True):
     person_id: int | None = None
     team_id: int | None = None
     api_key_id: int | None = None
+    kiosk_id: int | None = None
+    link_id: int | None = None
     contact_ref: str | None = None
     comment: str | None = None
+    reason: str | None = None
 
     def fingerprint(self) -> str:
-        # A person's team comes from their account, not from the body: a re-send after they
-        # moved to another team is the same answer (a duplicate), not a conflict.
-        team_id = self.team_id if self.person_id is None else None
-        body = msgspec.json.encode(
-            [
-                self.question_id,
-                self.value,
-                self.answered_at,
-                self.source,
-                self.person_id,
-                team_id,
-                self.api_key_id,
-                self.contact_ref,
-                self.comment,
-            ]
-        )
-        return hashlib.sha256(body).hexdigest()
+        # A person's, kiosk's or link's team comes from the account or device, not from the
+        # body: a re-send after it moved to another team is the same answer (a duplicate).
+        own_team = self.person_id is None and self.kiosk_id is None and self.link_id is None
+        fields: list[object] = [
+            self.question_id,
+            self.value,
+            self.answered_at,
+            self.source,
+            self.person_id,
+            self.team_id if own_team else None,
+            self.api_key_id,
+            self.contact_ref,
+            self.comment,
+        ]
+        # Appended only when set, so answers stored before these fields keep their hash.
+        if self.kiosk_id is not None or self.link_id is not None or self.reason is not None:
+            fields += [self.kiosk_id, self.link_id, self.reason]
+        return hashlib.sha256(msgspec.json.encode(fields)).hexdigest()
 
 
 class OwnAnswer(msgspec.Struct, frozen=True):
@@ -135,6 +141,8 @@ def check(
         return f"answered_at is older than {settings.answer_horizon_days} days"
     if answer.contact_ref is not None and question.kind not in CONTACT_KINDS:
         return f"questions of kind {question.kind} take no contact_ref"
+    if answer.reason is not None and question.kind not in CUSTOMER_KINDS:
+        return f"questions of kind {question.kind} take no reason"
     if answer.team is not None and not principal.team_from_body:
         return "team is set by your account or device, not by the answer"
     team = answer.team if answer.team is not None else principal.team_id
@@ -157,8 +165,11 @@ def to_new_answer(answer: AnswerIn, principal: Principal) -> NewAnswer:
         person_id=principal.person_id,
         team_id=answer.team if answer.team is not None else principal.team_id,
         api_key_id=principal.api_key_id,
+        kiosk_id=principal.kiosk_id,
+        link_id=principal.link_id,
         contact_ref=_clean(answer.contact_ref),
         comment=_clean(answer.comment),
+        reason=_clean(answer.reason),
     )
 
 
@@ -293,10 +304,11 @@ def group_insert(db: Database) -> GroupInsert:
 
 
 def _insert_sql(count: int) -> str:
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
     return (
         "INSERT INTO answers (id, question_id, value, answered_at, received_at, source,"
-        " person_id, team_id, api_key_id, contact_ref, comment, fingerprint)"
+        " person_id, team_id, api_key_id, kiosk_id, link_id, contact_ref, comment, reason,"
+        " fingerprint)"
         f" VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id"
     )
 
@@ -316,8 +328,11 @@ def _row(answer: NewAnswer, now: float, fingerprint: str) -> tuple[Any, ...]:
         answer.person_id,
         answer.team_id,
         answer.api_key_id,
+        answer.kiosk_id,
+        answer.link_id,
         answer.contact_ref,
         answer.comment,
+        answer.reason,
         fingerprint,
     )
 

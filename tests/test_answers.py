@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from server import auth, config
+from server.answers import NewAnswer
 from server.app import create_app
 from tests.conftest import START, FakeClock, add_person, answer, db_of, sign_in, signed_in_staff
 
@@ -407,6 +410,37 @@ async def test_api_key_answers_a_customer_question_for_its_default_team(
     assert (row["team_id"], row["person_id"], row["source"]) == (team_id, None, "api")
     assert row["api_key_id"] is not None
     assert row["contact_ref"] == "order-9"
+
+
+async def test_customer_answer_keeps_its_reason_and_a_staff_answer_may_not_have_one(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    key, _ = await api_key(app)
+    customer = answer(4, 2, reason="wachttijd")
+
+    assert await post(client, customer, headers=bearer(key)) == [
+        {"id": customer["id"], "status": "stored"}
+    ]
+    assert [r["reason"] for r in rows(settings)] == ["wachttijd"]
+
+    client.headers.pop("Authorization", None)
+    await signed_in_staff(app, client)
+    [result] = await post(client, answer(1, 2, reason="wachttijd"))
+    assert result["status"] == "rejected"
+    assert "reason" in result["reason"]
+    assert count(settings) == 1
+
+
+def test_fingerprint_of_an_answer_without_channel_fields_is_unchanged_by_them() -> None:
+    """Answers stored before kiosk_id, link_id and reason existed must keep their hash, or a
+    late re-send of one would be refused as a conflict."""
+    new = NewAnswer(
+        id="x", question_id=4, value=3, answered_at=100, source="api", team_id=7, api_key_id=2
+    )
+    before = msgspec.json.encode([4, 3, 100, "api", None, 7, 2, None, None])
+
+    assert new.fingerprint() == hashlib.sha256(before).hexdigest()
+    assert msgspec.structs.replace(new, reason="r").fingerprint() != new.fingerprint()
 
 
 async def test_api_key_cannot_answer_a_checkin(

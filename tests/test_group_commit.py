@@ -107,9 +107,9 @@ async def test_one_callers_failure_is_not_anothers(db: Database, db_path: str) -
     good = new()
     # A row the database refuses (no such question): only its caller hears of it.
     bad = (str(uuid.uuid4()), 999_999, 1, int(NOW), int(NOW), "api")
-    bad += (None, None, None, None, None, "f" * 64)
+    bad += (None, None, None, None, None, None, None, None, "f" * 64)
     good_row = (good.id, QUESTION, 1, int(NOW), int(NOW), "api")
-    good_row += (None, None, None, None, None, good.fingerprint())
+    good_row += (None, None, None, None, None, None, None, None, good.fingerprint())
     inserts = group_insert(db)
     results = await asyncio.gather(
         inserts.insert([bad]), inserts.insert([good_row]), return_exceptions=True
