@@ -51,8 +51,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from server import config, reports  # noqa: E402
-from server.auth import Principal  # noqa: E402
+from server import callers, config, reports  # noqa: E402
+from server.callers import Principal  # noqa: E402
 from server.db import Database, migrate  # noqa: E402
 from server.deps import Context  # noqa: E402
 from tests.bench.bench_ingest import (  # noqa: E402
@@ -453,8 +453,8 @@ def measure(args: argparse.Namespace, wrk: str, database: Path, folder: Path) ->
         results["ingest"] = ingest(args, wrk, base, cookies, team, department, pid, pages)
         results["server_rss_mb_after_load"] = round(rss_mb(pid))
     who = {
-        "admin": Principal(kind="person", person_id=1, role="admin"),
-        "manager": Principal(kind="person", person_id=2, role="manager"),
+        "admin": callers.person(1, "admin", "", "", None, None),
+        "manager": callers.person(2, "manager", "", "", None, None),
     }
     print("in-process ...", flush=True)
     results["in_process"] = {
