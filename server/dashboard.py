@@ -2,16 +2,23 @@
 
 Thin handlers over the reports room (server/reports.py), which reads the figures and applies
 the anonymity rule; this room only chooses the period, draws the charts (server/charts.py)
-and renders the templates in server/templates/manager/.
+and renders the templates in server/templates/manager/. Figures, charts and template all
+run in the report worker process (db.ReadPool): the event loop only hands over a Page and
+sends back the HTML, so dashboards do not slow the answers stored beside them.
 """
 
 from __future__ import annotations
 
+import html
+import sqlite3
 from datetime import date, datetime
+from functools import cache, partial
+from pathlib import Path
 from typing import Annotated, Any
 
+import jinja2
 import msgspec
-from litestar import Request, get, post
+from litestar import MediaType, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
@@ -21,15 +28,18 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body, FromPath
-from litestar.response import Redirect, Response, Template
+from litestar.response import Redirect, Response
+from litestar.utils.scope.state import ScopeState
 
 from server import charts, i18n, reports
 from server.auth import principal_of
 from server.callers import Principal
+from server.config import Settings
 from server.deps import Ctx
 from server.people import page_language
 
 STAFF_APP = "/app/"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 class ActionForm(msgspec.Struct):
@@ -52,14 +62,51 @@ def _who(request: Request[Any, Any, Any]) -> Principal:
     return who
 
 
-def _today(request: Request[Any, Any, Any], ctx: Any) -> date:
-    return datetime.fromtimestamp(ctx.clock(), ctx.settings.zone).date()
+class Page(msgspec.Struct, frozen=True, kw_only=True):
+    """What a manager page takes from its request, as plain data: the report worker renders
+    the page from it, so that neither the figures, nor the charts, nor the template share
+    the interpreter lock with the event loop that stores answers."""
+
+    who: Principal
+    period: reports.Period
+    today: date
+    now: datetime
+    language: str
+    csrf_token: str
+    settings: Settings
 
 
-def _period(request: Request[Any, Any, Any], ctx: Any) -> reports.Period:
+def _page(request: Request[Any, Any, Any], ctx: Any) -> Page:
+    now = datetime.fromtimestamp(ctx.clock(), ctx.settings.zone)
     query = request.query_params
-    today = _today(request, ctx)
-    return reports.period_from(query.get("preset"), query.get("from"), query.get("to"), today)
+    period = reports.period_from(
+        query.get("preset"), query.get("from"), query.get("to"), now.date()
+    )
+    return Page(
+        who=_who(request),
+        period=period,
+        today=now.date(),
+        now=now,
+        language=page_language(request),
+        csrf_token=_csrf_token(request),
+        settings=ctx.settings,
+    )
+
+
+def _csrf_token(request: Request[Any, Any, Any]) -> str:
+    # Where Litestar's own Template response reads it (set by the CSRF middleware).
+    token = ScopeState.from_scope(request.scope).csrf_token
+    return token if isinstance(token, str) else ""
+
+
+async def _send(ctx: Any, page: Page, work: Any, *args: Any, status: int = 200) -> Response[str]:
+    """Run work(conn, page, *args) in the report worker; its HTML is the response."""
+    await reports.ensure_rollups(ctx)
+    html = await ctx.db.reports.run(work, page, *args)
+    # A manager's page is personal: no shared cache may keep it. The manager view's own
+    # service worker keeps the last copy for offline reading.
+    headers = {"Cache-Control": "private, no-cache"}
+    return Response(html, media_type=MediaType.HTML, status_code=status, headers=headers)
 
 
 def _query(period: reports.Period) -> str:
@@ -71,22 +118,66 @@ def _query(period: reports.Period) -> str:
     return f"preset={period.preset}"
 
 
-def _common(request: Request[Any, Any, Any], ctx: Any, period: reports.Period) -> dict[str, Any]:
-    """What every manager page shows around its figures: who, which period, the way back."""
-    who = _who(request)
-    language = page_language(request)
-    now = datetime.fromtimestamp(ctx.clock(), ctx.settings.zone)
-    return {
-        "who": who,
-        "period": period,
-        "query": _query(period),
-        "href": lambda path: f"{path}?{_query(period)}" if _query(period) else path,
-        "k": ctx.settings.anonymity_k,
-        "staff_app": STAFF_APP if who.team_id is not None else None,
-        "generated": now.isoformat(timespec="seconds"),
-        "day": lambda d: _short_date(d, language),
-        "num": lambda v, digits=0: _number(v, language, digits),
+# --- in the report worker ---------------------------------------------------------------
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    # As Litestar's engine builds it for the other pages (autoescape on, the same folder).
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+
+
+def _render(name: str, page: Page, **context: Any) -> str:
+    """A manager template with what every manager page shows around its figures."""
+    language, query = page.language, _query(page.period)
+    token = html.escape(page.csrf_token)
+    return (
+        _templates()
+        .get_template(name)
+        .render(
+            t=i18n.translator(language),
+            lang=lambda: language,
+            csrf_input=f'<input type="hidden" name="_csrf_token" value="{token}" />',
+            who=page.who,
+            period=page.period,
+            query=query,
+            href=lambda path: f"{path}?{query}" if query else path,
+            k=page.settings.anonymity_k,
+            staff_app=STAFF_APP if page.who.team_id is not None else None,
+            generated=page.now.isoformat(timespec="seconds"),
+            day=lambda d: _short_date(d, language),
+            num=lambda v, digits=0: _number(v, language, digits),
+            **context,
+        )
+    )
+
+
+def _overview_html(conn: sqlite3.Connection, page: Page) -> str:
+    found = reports.overview_on(conn, page.who, page.period, page.settings, page.today)
+    return _render("manager/overview.html", page, overview=found)
+
+
+def _team_html(
+    conn: sqlite3.Connection, page: Page, team_id: int, form: ActionForm | None, error: str | None
+) -> str:
+    detail = reports.team_detail_on(conn, page.who, team_id, page.period, page.settings, page.today)
+    day = partial(_short_date, language=page.language)
+    markers = [(action.on, action.what) for action in detail.actions]
+    drawn = {
+        "weekly": charts.weekly(detail.weeks, markers, day),
+        "lag": charts.lag(detail.lag),
+        "control": charts.control(detail.chart, day) if detail.chart else None,
+        "mirror": charts.mirror(detail.mirror) if detail.mirror else None,
     }
+    form = form or ActionForm(what="", on=page.today.isoformat())
+    return _render("manager/team.html", page, detail=detail, charts=drawn, form=form, error=error)
+
+
+def _compare_html(conn: sqlite3.Connection, page: Page, chosen: list[int]) -> str:
+    who, period, settings, today = page.who, page.period, page.settings, page.today
+    teams = reports.visible_teams_on(conn, who)
+    rows = reports.compare_on(conn, who, chosen or [t.id for t in teams], period, settings, today)
+    return _render("manager/compare.html", page, teams=teams, chosen=set(chosen), rows=rows)
 
 
 def _number(value: float | None, language: str, digits: int = 0) -> str:
@@ -101,60 +192,28 @@ def _short_date(day: date, language: str) -> str:
     return f"{day.day} {months[day.month - 1]}"
 
 
+# --- routes -----------------------------------------------------------------------------
+
+
 @get("/manager", guards=[manager_only], include_in_schema=False)
-async def overview_page(request: Request[Any, Any, Any], ctx: Ctx) -> Template:
+async def overview_page(request: Request[Any, Any, Any], ctx: Ctx) -> Response[str]:
     """The manager's teams side by side: alerts first, then every team's figures with n."""
-    period = _period(request, ctx)
-    found = await reports.overview(ctx, _who(request), period)
-    context = {**_common(request, ctx, period), "overview": found}
-    return Template("manager/overview.html", context=context, headers=_private())
+    return await _send(ctx, _page(request, ctx), _overview_html)
 
 
 @get("/manager/teams/{team_id:int}", guards=[manager_only], include_in_schema=False)
-async def team_page(team_id: FromPath[int], request: Request[Any, Any, Any], ctx: Ctx) -> Template:
+async def team_page(
+    team_id: FromPath[int], request: Request[Any, Any, Any], ctx: Ctx
+) -> Response[str]:
     """One team over time: mood and CSAT per week, the lag, gaps, the control chart, actions."""
-    return await _team(request, ctx, team_id)
-
-
-async def _team(
-    request: Request[Any, Any, Any],
-    ctx: Any,
-    team_id: int,
-    form: ActionForm | None = None,
-    error: str | None = None,
-) -> Template:
-    period = _period(request, ctx)
-    detail = await reports.team_detail(ctx, _who(request), team_id, period)
-    common = _common(request, ctx, period)
-    markers = [(action.on, action.what) for action in detail.actions]
-    drawn = {
-        "weekly": charts.weekly(detail.weeks, markers, common["day"]),
-        "lag": charts.lag(detail.lag),
-        "control": charts.control(detail.chart, common["day"]) if detail.chart else None,
-        "mirror": charts.mirror(detail.mirror) if detail.mirror else None,
-    }
-    today = _today(request, ctx)
-    context = {
-        **common,
-        "detail": detail,
-        "charts": drawn,
-        "form": form or ActionForm(what="", on=today.isoformat()),
-        "error": error,
-    }
-    status = 400 if error else 200
-    return Template("manager/team.html", context=context, status_code=status, headers=_private())
+    return await _send(ctx, _page(request, ctx), _team_html, team_id, None, None)
 
 
 @get("/manager/compare", guards=[manager_only], include_in_schema=False)
-async def compare_page(request: Request[Any, Any, Any], ctx: Ctx) -> Template:
+async def compare_page(request: Request[Any, Any, Any], ctx: Ctx) -> Response[str]:
     """Chosen teams in one table; with none chosen, all the manager may see."""
-    period = _period(request, ctx)
-    who = _who(request)
-    teams = await reports.visible_teams(ctx, who)
     chosen = [int(v) for v in request.query_params.getall("team", []) if v.isdigit()]
-    rows = await reports.compare(ctx, who, chosen or [t.id for t in teams], period)
-    context = {**_common(request, ctx, period), "teams": teams, "chosen": set(chosen), "rows": rows}
-    return Template("manager/compare.html", context=context, headers=_private())
+    return await _send(ctx, _page(request, ctx), _compare_html, chosen)
 
 
 @post("/manager/teams/{team_id:int}/actions", guards=[manager_only], include_in_schema=False)
@@ -169,19 +228,17 @@ async def record_action(
     try:
         on = date.fromisoformat(data.on)
     except ValueError:
-        return await _team(request, ctx, team_id, data, "bad_date")
+        return await _send(
+            ctx, _page(request, ctx), _team_html, team_id, data, "bad_date", status=400
+        )
     who = _who(request)
     try:
         await reports.add_action(ctx, who, team_id, data.what, on, who.name)
     except ValidationException:
-        return await _team(request, ctx, team_id, data, "bad_what")
+        return await _send(
+            ctx, _page(request, ctx), _team_html, team_id, data, "bad_what", status=400
+        )
     return Redirect(f"/manager/teams/{team_id}?{request.url.query}#actions", status_code=303)
-
-
-def _private() -> dict[str, str]:
-    # A manager's page is personal: no shared cache may keep it. The manager view's own
-    # service worker keeps the last copy for offline reading.
-    return {"Cache-Control": "private, no-cache"}
 
 
 route_handlers = [overview_page, team_page, compare_page, record_action]

@@ -1075,10 +1075,11 @@ def today_of(ctx: Context) -> date:
 
 async def visible_teams(ctx: Context, who: Principal) -> list[TeamRef]:
     """The teams the caller may see, parents before children."""
-    return await ctx.db.reports.run(_visible_teams, who)
+    return await ctx.db.reports.run(visible_teams_on, who)
 
 
-def _visible_teams(conn: sqlite3.Connection, who: Principal) -> list[TeamRef]:
+def visible_teams_on(conn: sqlite3.Connection, who: Principal) -> list[TeamRef]:
+    """visible_teams on a read connection (the `..._on` functions run in the report worker)."""
     org = read_org(conn)
     return team_refs(org, reach(conn, who, org) or [])
 
@@ -1086,10 +1087,10 @@ def _visible_teams(conn: sqlite3.Connection, who: Principal) -> list[TeamRef]:
 async def overview(ctx: Context, who: Principal, period: Period) -> Overview:
     """Every visible team's figures over the period; alerts are those with alert=True."""
     await ensure_rollups(ctx)
-    return await ctx.db.reports.run(_overview, who, period, ctx.settings, today_of(ctx))
+    return await ctx.db.reports.run(overview_on, who, period, ctx.settings, today_of(ctx))
 
 
-def _overview(
+def overview_on(
     conn: sqlite3.Connection, who: Principal, period: Period, settings: Settings, today: date
 ) -> Overview:
     org = read_org(conn)
@@ -1105,10 +1106,10 @@ async def compare(
 ) -> list[TeamSummary]:
     """The chosen teams' figures, in the order asked; 404 unknown, 403 outside reach."""
     await ensure_rollups(ctx)
-    return await ctx.db.reports.run(_compare, who, team_ids, period, ctx.settings, today_of(ctx))
+    return await ctx.db.reports.run(compare_on, who, team_ids, period, ctx.settings, today_of(ctx))
 
 
-def _compare(
+def compare_on(
     conn: sqlite3.Connection, who: Principal, team_ids: list[int], period: Period,
     settings: Settings, today: date,
 ) -> list[TeamSummary]:  # fmt: skip
@@ -1123,10 +1124,12 @@ def _compare(
 async def team_detail(ctx: Context, who: Principal, team_id: int, period: Period) -> TeamDetail:
     """One team's page: figures, weeks, lag, self vs customer, mirror, chart, comments, actions."""
     await ensure_rollups(ctx)
-    return await ctx.db.reports.run(_team_detail, who, team_id, period, ctx.settings, today_of(ctx))
+    return await ctx.db.reports.run(
+        team_detail_on, who, team_id, period, ctx.settings, today_of(ctx)
+    )
 
 
-def _team_detail(
+def team_detail_on(
     conn: sqlite3.Connection, who: Principal, team_id: int, period: Period, settings: Settings,
     today: date,
 ) -> TeamDetail:  # fmt: skip
