@@ -280,9 +280,13 @@ def participation(frame: pd.DataFrame, members: int) -> Proportion:
 def net_score(frame: pd.DataFrame, kind: NetKind = "enps") -> NetScore:
     """NPS or eNPS: % of 9-10 minus % of 0-6, with the adjusted-Wald interval (Rocks 2016)."""
     value = _counted(frame, kind)["value"]
-    n = len(value)
     promoters, detractors = int((value >= 9).sum()), int((value <= 6).sum())
-    passives = n - promoters - detractors
+    return net_from_counts(promoters, len(value) - promoters - detractors, detractors)
+
+
+def net_from_counts(promoters: int, passives: int, detractors: int) -> NetScore:
+    """net_score from counts alone (the reports' rollups hold counts, not answers)."""
+    n = promoters + passives + detractors
     if n == 0:
         return NetScore(None, None, None, 0, 0, 0, 0)
     adjusted = n + 3

@@ -662,20 +662,6 @@ def read_people(conn: sqlite3.Connection, weeks: range, settings: Settings) -> P
 # --- figures -----------------------------------------------------------------------------
 
 
-def net_score(promoters: int, passives: int, detractors: int) -> NetScore:
-    """analytics.net_score from counts (the rollups hold counts, not answers)."""
-    n = promoters + passives + detractors
-    if n == 0:
-        return NetScore(None, None, None, 0, 0, 0, 0)
-    adjusted = n + 3
-    p, d = (promoters + 0.75) / adjusted, (detractors + 0.75) / adjusted
-    se = ((p + d - (p - d) ** 2) / adjusted) ** 0.5
-    z = analytics.Z95
-    low, high = max(-1.0, p - d - z * se), min(1.0, p - d + z * se)
-    score = (promoters - detractors) / n * 100
-    return NetScore(score, low * 100, high * 100, n, promoters, passives, detractors)
-
-
 def _figure(kind: str, sums: np.ndarray) -> Mood | NetScore | Proportion:
     n = int(sums[N])
     if kind == "checkin":
@@ -683,7 +669,7 @@ def _figure(kind: str, sums: np.ndarray) -> Mood | NetScore | Proportion:
         return Mood(float(sums[SCORE]) / n, positive, n)
     if kind in ("enps", "customer_nps"):
         promoters, detractors = int(sums[PROMOTERS]), int(sums[DETRACTORS])
-        return net_score(promoters, n - promoters - detractors, detractors)
+        return analytics.net_from_counts(promoters, n - promoters - detractors, detractors)
     return analytics.wilson(int(sums[TOP]), n)
 
 
