@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export SPIEGEL_DATABASE ?= .data/spiegel.db
+# The database is SPIEGEL_DATABASE if set, else .data/spiegel.db here: server/config.py's
+# default, so that `.venv/bin/spiegel` started from anywhere finds the same file.
 
 # Lighthouse for the staff app's speed test (tests/browser/test_lighthouse.py), from npm into
 # the git-ignored venv; 12.8.2 is the newest release whose engines admit Node 20 (13.x: >=22.19).

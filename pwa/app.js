@@ -1,10 +1,10 @@
 // The staff app: today's questions as big faces, the outbox's honest status, own history.
 
-import { NetworkError, getJSON, patchJSON } from './api.js';
+import { NetworkError, getJSON, patchJSON, postJSON } from './api.js';
 import { h, present, replace } from './dom.js';
 import { faceLabel, faceSvg } from './faces.js';
 import { dayOf, describe, historyView, when } from './history.js';
-import { formatDate, language, load, pickLanguage, plural, t } from './i18n.js';
+import { LANGUAGES, formatDate, language, load, pickLanguage, plural, t } from './i18n.js';
 import { Outbox } from './outbox.js';
 import { remindersCard } from './reminders.js';
 
@@ -12,7 +12,9 @@ const HISTORY_DAYS = 56;
 // After a contact is rated its faces rest this long, so a double tap stores one rating.
 const CONTACT_REST_MS = 700;
 
-const outbox = new Outbox();
+const outbox = new Outbox({ name: 'staff' });
+// What this device keeps of the signed-in person; all of it goes at sign-out.
+const PERSONAL = ['me', 'questions', 'history', 'languagePending'];
 
 function saved(key, fallback) {
   try {
@@ -34,9 +36,14 @@ const state = {
   history: saved('history', []),
   queued: [],
   rejected: [],
+  holder: undefined, // whose entries the outbox sends, as last read
+  others: 0, // answers of someone else who used this device, waiting for them: only counted
   signedOut: false,
+  loaded: false, // the first refresh has answered (or found no network)
+  // Signed out here, and the server not yet told (offline): the person is not shown again.
+  leaving: saved('signoutPending', null) !== null,
   sent: false, // answers were delivered while this page was open: worth a quiet "all sent"
-  ref: (new URLSearchParams(location.search).get('ref') || '').trim().slice(0, 100),
+  ref: clip((new URLSearchParams(location.search).get('ref') || '').trim(), 100),
   choice: {}, // question id -> {value, day}: set at the tap itself, before any await
   // What a card confirms, kept as catalogue keys so that a language switch re-words it.
   notice: {}, // card -> {key, values, face: [question id, value], problem}
@@ -50,6 +57,15 @@ const state = {
 };
 
 // --- small helpers --------------------------------------------------------------------
+
+/**
+ * The first `most` characters of a text, counted as the server counts them: by code point.
+ * String.slice counts UTF-16 units and can cut an emoji in half, leaving a lone surrogate
+ * that is not text (the server refuses it). A function declaration: `state` uses it above.
+ */
+function clip(text, most) {
+  return Array.from(text).slice(0, most).join('');
+}
 
 const today = () => dayOf(new Date());
 const questionText = (q) => (q.texts && q.texts[language()]) || (q.texts && q.texts.nl) || '';
@@ -199,7 +215,7 @@ async function saveComment(q) {
   state.busy = true;
   try {
     // A comment is a new check-in with the same face: the latest of the day counts.
-    await store(q, value, { comment: text.slice(0, 1000) });
+    await store(q, value, { comment: clip(text, 1000) });
     state.comment = '';
     state.commentFor = null;
     confirm(q.id, 'app.comment.saved');
@@ -321,9 +337,11 @@ function greeting() {
 }
 
 function todayView() {
+  if (state.me && !state.me.team) return [greeting(), noTeamCard()];
   const parts = [greeting(), rejectedList()];
   if (!state.questions.length) {
-    if (!state.signedOut) parts.push(h('p', {}, t('app.no_questions')));
+    if (!state.loaded) parts.push(h('p', { class: 'muted' }, t('app.loading')));
+    else if (!state.signedOut) parts.push(h('p', {}, t('app.no_questions')));
     return parts;
   }
   for (const q of questionsOf('checkin')) parts.push(checkinCard(q));
@@ -335,6 +353,22 @@ function todayView() {
   if (mirror.length) parts.push(mirrorCard(mirror));
   parts.push(remindersCard());
   return parts;
+}
+
+/** After a sign-out: nobody's name, choices or history; a way back in. */
+function signedOutView() {
+  return [h('div', { class: 'intro' },
+    h('h1', { id: 'title', tabindex: '-1' }, t('app.signout.done.title')),
+    h('p', {}, t('app.signout.done')))];
+}
+
+/** A manager or admin in no team has nothing to answer here: the manager view is theirs. */
+function noTeamCard() {
+  const lead = state.me.role === 'manager' || state.me.role === 'admin';
+  return h('section', { id: 'no-team', class: 'card', 'aria-labelledby': 'no-team-title' },
+    h('h2', { id: 'no-team-title' }, t('app.noteam.title')),
+    h('p', {}, t('app.noteam.text')),
+    lead ? h('p', {}, h('a', { href: '/manager', class: 'button' }, t('app.noteam.manager'))) : null);
 }
 
 function rejectedList() {
@@ -361,9 +395,12 @@ function renderStatus() {
   const n = state.queued.length;
   const status = (cls, icon, text) => h('p', { id: 'outbox-status', class: `status ${cls}`, role: 'status' },
     h('span', { class: 'icon', 'aria-hidden': 'true' }, icon), text);
-  const signedOut = state.signedOut
+  const signedOut = state.signedOut && state.me && !state.leaving
     ? h('p', { id: 'signed-out', class: 'alert warn', role: 'alert' }, t('app.signedout')) : null;
-  replace(document.getElementById('status-box'), [signedOut, n ? status('waiting', '…', plural('app.outbox.waiting', n)) : null]);
+  // Someone else's answers: how many, never what.
+  const others = state.others
+    ? h('p', { id: 'others-waiting', class: 'alert info' }, plural('app.outbox.others', state.others)) : null;
+  replace(document.getElementById('status-box'), [signedOut, n ? status('waiting', '…', plural('app.outbox.waiting', n)) : null, others]);
   const allSent = !n && state.sent && !state.signedOut && location.hash !== '#history';
   replace(document.getElementById('sent-box'), [allSent ? status('clear', '✓', t('app.outbox.empty')) : null]);
 }
@@ -379,15 +416,29 @@ function renderChrome() {
     onclick: () => switchLanguage(code),
   }, t(`app.language.${code}`));
   const ios = /iPhone|iPad|iPod/.test(navigator.userAgent) && !matchMedia('(display-mode: standalone)').matches;
+  const [offered] = offer();
   replace(document.getElementById('footer'), [
-    h('div', { class: 'languages', role: 'group', 'aria-labelledby': 'lang-label' },
-      h('span', { id: 'lang-label' }, t('app.language')), pick('nl'), pick('en')),
+    offered.length > 1 ? h('div', { class: 'languages', role: 'group', 'aria-labelledby': 'lang-label' },
+      h('span', { id: 'lang-label' }, t('app.language')), ...offered.map(pick)) : null,
+    state.me && !state.leaving
+      ? h('button', { type: 'button', class: 'quiet', id: 'signout', onclick: signOut }, t('app.signout')) : null,
     ios ? h('p', { class: 'muted small' }, t('app.install_ios')) : null,
   ]);
 }
 
+/** [the languages the organisation offers, its default]: known from the person
+ * (/api/v1/me); every language before that. */
+function offer() {
+  const me = state.me || {};
+  return [me.languages || LANGUAGES, me.default_language || LANGUAGES[0]];
+}
+
+/** Nobody to show: signed out here, or a device that never knew its person. */
+const nobody = () => state.leaving || (state.signedOut && !state.me);
+
 function render() {
-  const view = location.hash === '#history' ? historyView(allAnswers(), state.known) : todayView();
+  const view = nobody() ? signedOutView()
+    : location.hash === '#history' ? historyView(allAnswers(), state.known) : todayView();
   replace(document.getElementById('view'), view);
   renderChrome();
   renderStatus();
@@ -398,10 +449,75 @@ function render() {
 
 // --- data -------------------------------------------------------------------------------
 
+/** The signed-in person's entries; of anyone else's only the count. */
 async function reloadOutbox() {
-  const entries = await outbox.all();
-  state.queued = entries.filter((e) => e.state === 'queued').sort((a, b) => a.queuedAt - b.queuedAt);
-  state.rejected = entries.filter((e) => e.state === 'rejected');
+  const { holder, mine, others } = await outbox.entries();
+  state.holder = holder.owner;
+  state.queued = mine.filter((e) => e.state === 'queued').sort((a, b) => a.queuedAt - b.queuedAt);
+  state.rejected = mine.filter((e) => e.state === 'rejected');
+  state.others = others;
+}
+
+/** From now on this device answers as `person`: their entries are sent, others' wait. */
+async function answerAs(person) {
+  const { owner } = await outbox.holder();
+  if (owner === person.id) return;
+  await outbox.adopt(person.id);
+  await outbox.setHolder(person.id);
+  await reloadOutbox();
+  send();
+}
+
+// --- signing out ------------------------------------------------------------------------
+
+/**
+ * Sign out: first the outbox stops sending this person's answers (after a send under way),
+ * then everything of theirs leaves the page and storage, then the server is told. Offline,
+ * the server is told later (finishSignOut); until then the person is not shown again.
+ */
+async function signOut() {
+  const person = state.me;
+  if (!person) return;
+  state.me = null; // before the outbox says "nobody": this page is not someone left behind
+  state.leaving = true;
+  render();
+  await outbox.exclusive(() => outbox.clearHolder());
+  keep('signoutPending', person.id);
+  for (const key of PERSONAL) keep(key, null);
+  await forgetPush();
+  try {
+    await finishSignOut();
+  } catch (error) {
+    if (!(error instanceof NetworkError)) console.error(error);
+  }
+  // A fresh start leaves nothing of the person in this page's memory either.
+  location.replace('/app/');
+}
+
+/** Tell the server, if the person who signed out is still the one signed in here. */
+async function finishSignOut() {
+  const pending = saved('signoutPending', null);
+  if (pending === null) return;
+  const me = await getJSON('/api/v1/me');
+  if (me.ok && me.data.id === pending) {
+    const ended = await postJSON('/api/v1/session/signout', {});
+    if (!ended.ok) return;
+  } else if (!me.ok && me.status !== 401) {
+    return;
+  }
+  keep('signoutPending', null);
+  state.leaving = false;
+}
+
+/** This browser's push subscription was the person's: reminders must not reach the next. */
+async function forgetPush() {
+  try {
+    const registration = 'serviceWorker' in navigator && await navigator.serviceWorker.getRegistration('/app/');
+    const subscription = registration && registration.pushManager && await registration.pushManager.getSubscription();
+    if (subscription) await subscription.unsubscribe();
+  } catch (error) {
+    console.error('push', error);
+  }
 }
 
 function remember(questions) {
@@ -432,6 +548,13 @@ async function pushLanguage() {
 /** Fetch the person, questions and history; offline, the kept copies serve. */
 async function refresh() {
   try {
+    if (state.leaving) {
+      await finishSignOut();
+      if (state.leaving) {
+        render();
+        return;
+      }
+    }
     // All three at once (index.html preloads them): on a slow phone each round trip costs
     // more than the work. A language sent now wins over the person the preload fetched.
     const [patched, me, questions, history] = await Promise.all([
@@ -440,6 +563,7 @@ async function refresh() {
       getJSON('/api/v1/questions'),
       getJSON(`/api/v1/me/answers?days=${HISTORY_DAYS}`),
     ]);
+    state.loaded = true;
     if (me.status === 401) {
       state.signedOut = true;
       render();
@@ -447,8 +571,16 @@ async function refresh() {
     }
     if (!me.ok) return;
     state.signedOut = false;
+    if (state.me && state.me.id !== me.data.id) {
+      // Someone else signed in on this device: nothing of the one before stays in view.
+      state.history = [];
+      state.choice = {};
+      state.notice = {};
+    }
     state.me = patched || me.data;
     keep('me', state.me);
+    // Whose answers this page shows and sends is settled before anything of theirs is drawn.
+    if (state.holder !== state.me.id) await answerAs(state.me);
     if (questions.ok) {
       state.questions = questions.data.questions;
       keep('questions', state.questions);
@@ -458,11 +590,14 @@ async function refresh() {
       state.history = history.data.answers;
       keep('history', state.history);
     }
-    const wanted = pickLanguage(state.me.language ?? saved('language', null));
+    const wanted = pickLanguage(state.me.language ?? saved('language', null), ...offer());
     if (wanted !== language()) await load(wanted);
+    render();
+    await answerAs(state.me);
   } catch (error) {
     if (!(error instanceof NetworkError)) throw error;
   }
+  state.loaded = true;
   render();
 }
 
@@ -483,14 +618,27 @@ function wake() {
   refresh().catch((error) => console.error(error));
 }
 
+/** Entries kept before they had owners, and a device that knows its person from before. */
+async function upgrade() {
+  if (!state.me || state.leaving) return;
+  await outbox.adopt(state.me.id);
+  if ((await outbox.holder()).owner === null) await outbox.setHolder(state.me.id);
+}
+
 async function start() {
-  // Texts and the outbox are read side by side; the first screen needs both.
-  await Promise.all([
-    load(pickLanguage(state.me ? state.me.language : saved('language', null))),
-    reloadOutbox(),
-  ]);
+  // The first screen needs only the texts; the outbox's count follows as soon as it is read
+  // (on a slow phone opening IndexedDB costs more than drawing the screen).
+  const outboxRead = upgrade().then(reloadOutbox);
+  await load(pickLanguage(state.me ? state.me.language : saved('language', null), ...offer()));
   render();
+  outboxRead.then(renderStatus, (error) => console.error('outbox', error));
   outbox.addEventListener('change', async (event) => {
+    const holder = event.detail && 'holder' in event.detail ? event.detail.holder : undefined;
+    if (holder !== undefined && holder !== (state.me ? state.me.id : null)) {
+      // Signed out, or someone else signed in, in another tab: show nothing of this person.
+      location.replace('/app/');
+      return;
+    }
     const delivered = event.detail && event.detail.delivered;
     if (delivered && delivered.length) {
       mergeDelivered(delivered);

@@ -1,5 +1,6 @@
 // Smiley faces drawn as inline SVG (no emoji font needed); value 1 is the saddest.
 // The mouth's shape and a text label carry the meaning, the colour only repeats it.
+// Shared by the staff app and the kiosk: the labels are the catalogue's face.* keys.
 
 import { t } from './i18n.js';
 
@@ -9,7 +10,7 @@ export function position(value, min, max) {
 }
 
 export function faceLabel(value, min, max) {
-  return t(`app.face.${max - min + 1}.${value - min + 1}`);
+  return t(`face.${max - min + 1}.${value - min + 1}`);
 }
 
 export function faceSvg(value, min, max) {

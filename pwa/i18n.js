@@ -1,5 +1,6 @@
-// Texts come from the server's message catalogue (server/messages/*.json, the app.* keys),
-// served at /app/i18n/<language>.json and kept by the service worker for offline use.
+// Texts come from the server's message catalogue (server/messages/*.json): each front end's
+// own keys (app.*, kiosk.*) and the shared ones (face.*), served beside this module at
+// <front end>/i18n/<language>.json and kept by that app's service worker for offline use.
 
 export const LANGUAGES = ['nl', 'en'];
 const FALLBACK = 'nl';
@@ -7,18 +8,20 @@ const FALLBACK = 'nl';
 let messages = {};
 let current = FALLBACK;
 
-/** The person's own setting first, else the browser's first language we speak. */
-export function pickLanguage(preferred) {
-  if (LANGUAGES.includes(preferred)) return preferred;
+/** The person's own setting first, else the browser's first language on offer (the
+ * organisation's choice, /api/v1/me's `languages`), else the organisation's default. */
+export function pickLanguage(preferred, offered = LANGUAGES, fallback = FALLBACK) {
+  if (offered.includes(preferred)) return preferred;
   for (const tag of navigator.languages || [navigator.language || '']) {
     const code = tag.slice(0, 2).toLowerCase();
-    if (LANGUAGES.includes(code)) return code;
+    if (offered.includes(code)) return code;
   }
-  return FALLBACK;
+  return offered.includes(fallback) ? fallback : offered[0];
 }
 
 export async function load(language) {
-  const response = await fetch(`/app/i18n/${language}.json`);
+  // Relative to this module: /app/i18n.js reads /app/i18n/, /kiosk/i18n.js /kiosk/i18n/.
+  const response = await fetch(new URL(`i18n/${language}.json`, import.meta.url));
   messages = await response.json();
   current = language;
   document.documentElement.lang = language;

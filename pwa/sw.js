@@ -3,41 +3,27 @@
 // covers the whole app.
 
 import { cacheFirst, fetchWithin } from './network.js';
-import { Outbox, SYNC_TAG } from './outbox.js';
+import { Outbox } from './outbox.js';
 
-// server/staffapp.py replaces 'dev' with a digest of the app's files when serving this.
+// server/staffapp.py replaces 'dev' with a digest of the app's files and fills PRECACHE with
+// what the shell needs (read from the files) when serving this.
 const VERSION = 'dev';
+const PRECACHE = [];
 const CACHE = `spiegel-app-${VERSION}`;
 const SHELL = '/app/';
-const PRECACHE = [
-  SHELL,
-  '/app/app.css',
-  '/app/app.js',
-  '/app/api.js',
-  '/app/dom.js',
-  '/app/history.js',
-  '/app/faces.js',
-  '/app/i18n.js',
-  '/app/outbox.js',
-  '/app/reminders.js',
-  '/app/i18n/nl.json',
-  '/app/i18n/en.json',
-  '/app/manifest.webmanifest',
-  '/app/icons/icon.svg',
-  '/app/icons/icon-192.png',
-  '/app/icons/icon-512.png',
-  '/app/icons/maskable-512.png',
-];
 // On a bad connection the cached shell is better than waiting for the network.
 const NAVIGATION_TIMEOUT_MS = 3000;
 
 // No timers here: the browser may stop the worker at any moment; Background Sync retries.
-const outbox = new Outbox({ retryTimers: false });
+// Only the signed-in person's answers are sent: the outbox keeps who that is (app.js sets it
+// from /api/v1/me and clears it at sign-out), since a worker cannot see the session cookie.
+const outbox = new Outbox({ name: 'staff', retryTimers: false });
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
     caches.open(CACHE)
-      .then((cache) => cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'reload' }))))
+      // 'no-cache': asked again, but a file the page has just fetched comes back as a 304.
+      .then((cache) => cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'no-cache' }))))
       .then(() => self.skipWaiting()),
   );
 });
@@ -73,7 +59,7 @@ self.addEventListener('fetch', (event) => {
 });
 
 self.addEventListener('sync', (event) => {
-  if (event.tag !== SYNC_TAG) return;
+  if (event.tag !== outbox.tag) return;
   event.waitUntil(outbox.flush().then((result) => {
     // Failing the event makes the browser schedule the sync again, with its own backoff.
     if (result.outcome === 'retry') throw new Error('answers still waiting');

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -19,7 +20,7 @@ from server.auth import caller, person_only, same_origin_json, signed_in
 from server.callers import CUSTOMER_KINDS, Principal, Source
 from server.clock import utc
 from server.config import Settings
-from server.db import Database
+from server.db import Database, StoreUnavailable, Writer
 from server.deps import Ctx
 from server.questions import CONTACT_KINDS, Question, QuestionBook, may_answer
 
@@ -117,6 +118,21 @@ def _clean(text: str | None) -> str | None:
     return text or None
 
 
+# Control characters (C0, DEL, C1) other than newline and tab: a NUL cuts a text short in
+# SQLite, and the others are invisible in a report yet can forge a line in a log or a CSV.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+TEXT_FIELDS = ("contact_ref", "comment", "reason")
+
+
+def text_problem(text: str | None) -> str | None:
+    """Why a free text cannot be stored as sent, or None."""
+    found = _CONTROL.search(text) if text else None
+    if found is None:
+        return None
+    code = f"U+{ord(found.group()):04X}"
+    return f"holds a control character ({code}); only newline and tab are allowed"
+
+
 def check(
     answer: AnswerIn,
     question: Question | None,
@@ -139,6 +155,9 @@ def check(
         return "answered_at lies in the future"
     if at < now - settings.answer_horizon_days * 86400:
         return f"answered_at is older than {settings.answer_horizon_days} days"
+    for field in TEXT_FIELDS:
+        if problem := text_problem(getattr(answer, field)):
+            return f"{field} {problem}"
     if answer.contact_ref is not None and question.kind not in CONTACT_KINDS:
         return f"questions of kind {question.kind} take no contact_ref"
     if answer.reason is not None and question.kind not in CUSTOMER_KINDS:
@@ -266,8 +285,11 @@ class GroupInsert:
         try:
             stored = {row[0] for row in await self.db.write(_insert_sql(len(rows)), _flat(rows))}
         except Exception as exc:
-            if len(group) == 1:
-                _settle(group[0][1], exception=exc)
+            # A store that cannot write (locked, full) fails every caller alike: tried one by
+            # one, each would wait out the busy timeout again.
+            if len(group) == 1 or isinstance(exc, StoreUnavailable):
+                for _, done in group:
+                    _settle(done, exception=exc)
                 return
             for alone in group:
                 await self._write([alone])
@@ -349,6 +371,35 @@ async def stored_fingerprints(db: Database, ids: list[str]) -> dict[str, str]:
     return {row["id"]: row["fingerprint"] for row in rows}
 
 
+ONCE_PER_CONTACT = "this contact was already rated through this link; the first answer stands"
+
+
+async def contact_answered(db: Database, link_id: int, question_id: int, ref: str) -> bool:
+    """Whether this question was answered for this contact reference through this link."""
+    found = await db.fetch_value(
+        "SELECT 1 FROM answers WHERE link_id = ? AND question_id = ? AND contact_ref = ?",
+        (link_id, question_id, ref),
+    )
+    return found is not None
+
+
+async def answered_contacts(
+    db: Database, link_id: int | None, batch: list[AnswerIn]
+) -> set[tuple[int, str]]:
+    """(question, contact_ref) of this batch already answered through this link: a link takes
+    one answer per contact and question (docs/customers.md)."""
+    refs = {a.contact_ref.strip() for a in batch if a.contact_ref and a.contact_ref.strip()}
+    if link_id is None or not refs:
+        return set()
+    marks = ", ".join("?" for _ in refs)
+    rows = await db.fetch_all(
+        "SELECT question_id, contact_ref FROM answers WHERE link_id = ?"
+        f" AND contact_ref IN ({marks})",
+        [link_id, *refs],
+    )
+    return {(row["question_id"], row["contact_ref"]) for row in rows}
+
+
 async def existing_teams(db: Database, team_ids: set[int]) -> set[int]:
     if not team_ids:
         return set()
@@ -392,6 +443,37 @@ async def may_post_answers(request: Request[Any, Any, State]) -> None:
     await same_origin_json(request, request.route_handler)
 
 
+# --- data protection (server/admin.py): one person's answers, comment retention --------
+
+
+async def answers_of_person(db: Database, person_id: int) -> list[dict[str, Any]]:
+    """Every answer a person gave, oldest first, for their data export."""
+    rows = await db.fetch_all(
+        "SELECT a.id, q.kind, a.question_id, a.value, a.answered_at, a.received_at, a.source,"
+        " a.team_id, a.contact_ref, a.comment FROM answers a"
+        " JOIN questions q ON q.id = a.question_id WHERE a.person_id = ?"
+        " ORDER BY a.answered_at, a.id",
+        (person_id,),
+    )
+    return [dict(row) for row in rows]
+
+
+async def delete_of_person(tx: Writer, person_id: int) -> int:
+    """Delete every answer of a person inside the caller's transaction; the rollups must be
+    rebuilt in it too (reports.recompute)."""
+    deleted, _ = await tx.execute("DELETE FROM answers WHERE person_id = ?", (person_id,))
+    return deleted
+
+
+async def erase_comments(tx: Writer, before: float) -> int:
+    """Erase the comments of answers given before this moment; the answers themselves stay."""
+    erased, _ = await tx.execute(
+        "UPDATE answers SET comment = NULL WHERE comment IS NOT NULL AND answered_at < ?",
+        (int(before),),
+    )
+    return erased
+
+
 @post("/api/v1/answers", status_code=200, before_request=may_post_answers)
 async def post_answers(
     data: JSONBody[AnswerBatch], request: Request[Any, Any, State], ctx: Ctx
@@ -402,12 +484,17 @@ async def post_answers(
     now = ctx.clock()
     book: QuestionBook = state.questions
     teams = await existing_teams(db, {a.team for a in data.answers if a.team is not None})
+    taken = await answered_contacts(db, principal.link_id, data.answers)
     results: list[AnswerResult | None] = [None] * len(data.answers)
     valid: list[tuple[int, NewAnswer]] = []
     refused: list[tuple[int, NewAnswer, str]] = []
     for index, answer in enumerate(data.answers):
         new = to_new_answer(answer, principal)
         reason = check(answer, book.by_id.get(answer.question), principal, now, settings, teams)
+        if not reason and principal.link_id is not None and new.contact_ref is not None:
+            if (new.question_id, new.contact_ref) in taken:
+                reason = ONCE_PER_CONTACT
+            taken.add((new.question_id, new.contact_ref))
         if reason:
             refused.append((index, new, reason))
         else:

@@ -6,10 +6,11 @@ import hashlib
 import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
@@ -24,7 +25,14 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from server.callers import Principal, api_key, person
+from server.callers import (
+    KIOSK_TOKEN_PREFIX,
+    SCOPES,
+    WRITE_SCOPE,
+    Principal,
+    api_key,
+    person,
+)
 from server.clock import Clock
 from server.config import Settings
 from server.db import Database
@@ -153,26 +161,138 @@ async def person_from_session(
     return principal, renew
 
 
-async def apikey_principal(db: Database, key: str) -> Principal | None:
+async def apikey_principal(db: Database, key: str, now: float | None = None) -> Principal | None:
+    """The caller of a live key; its last use is recorded (to the minute) when `now` is given."""
     row = await db.fetch_one(
-        "SELECT id, name, team_id, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        "SELECT id, name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
         (hash_token(key),),
     )
     if row is None:
         return None
-    return api_key(row["id"], row["name"], row["team_id"], frozenset(row["scopes"].split()))
+    teams = await db.fetch_all("SELECT team_id FROM api_key_teams WHERE key_id = ?", (row["id"],))
+    if now is not None:
+        await key_uses(db).touch(db, row["id"], now)
+    return api_key(
+        row["id"],
+        row["name"],
+        frozenset(t["team_id"] for t in teams) or None,
+        frozenset(row["scopes"].split()),
+    )
 
 
-async def create_api_key(db: Database, name: str, team_id: int | None, now: float) -> str:
-    """Create a key and return it; only its hash is stored, so it can be shown only now."""
+class KeyUses:
+    """When each key was last recorded as used: a key sending a request a second must not
+    cost a write a second, so last_used_at is written at most once a minute per key (and is
+    shown to the minute)."""
+
+    EVERY = 60
+
+    def __init__(self) -> None:
+        self._written: dict[int, float] = {}
+
+    async def touch(self, db: Database, key_id: int, now: float) -> None:
+        if now - self._written.get(key_id, -self.EVERY) < self.EVERY:
+            return
+        self._written[key_id] = now
+        await db.write("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (int(now), key_id))
+
+
+_key_uses: WeakKeyDictionary[Database, KeyUses] = WeakKeyDictionary()
+
+
+def key_uses(db: Database) -> KeyUses:
+    """The last-use memo of this database (one per database, so tests stay apart)."""
+    memo = _key_uses.get(db)
+    if memo is None:
+        memo = _key_uses[db] = KeyUses()
+    return memo
+
+
+class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    """A key as the admin page lists it: never the key itself, only its first characters."""
+
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    teams: list[int]
+    created_at: int
+    last_used_at: int | None
+    revoked_at: int | None
+
+
+async def create_api_key(
+    db: Database,
+    name: str,
+    teams: Iterable[int] | int | None,
+    now: float,
+    scopes: Iterable[str] = (WRITE_SCOPE,),
+) -> str:
+    """Create a key for these teams (None: any team) and scopes, and return it; only its hash
+    is stored, so it can be shown only now."""
+    team_ids = [teams] if isinstance(teams, int) else list(dict.fromkeys(teams or ()))
+    wanted = list(dict.fromkeys(scopes))
+    unknown = sorted(set(wanted) - set(SCOPES))
+    if not wanted:
+        raise ValueError(f"a key needs at least one scope: {', '.join(SCOPES)}")
+    if unknown:
+        raise ValueError(f"unknown scope {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    if not name.strip():
+        raise ValueError("a key needs a name")
     key = "spk_" + new_token()
     async with db.transaction() as tx:
-        await tx.execute(
-            "INSERT INTO api_keys (name, prefix, key_hash, team_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (name, key[:8], hash_token(key), team_id, int(now)),
+        # team_id (migration 0001) keeps the one team of a single-team key for older readers.
+        row = await tx.fetch_one(
+            "INSERT INTO api_keys (name, prefix, key_hash, team_id, created_at, scopes)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                name.strip(),
+                key[:8],
+                hash_token(key),
+                team_ids[0] if len(team_ids) == 1 else None,
+                int(now),
+                " ".join(wanted),
+            ),
         )
+        assert row is not None
+        for team_id in team_ids:
+            await tx.execute(
+                "INSERT INTO api_key_teams (key_id, team_id) VALUES (?, ?)", (row[0], team_id)
+            )
     return key
+
+
+async def revoke_api_key(db: Database, key_id: int, now: float) -> bool:
+    """Revoke a key for good: from this moment it is answered 401. False if it was not live."""
+    changed = await db.write(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING id",
+        (int(now), key_id),
+    )
+    return bool(changed)
+
+
+async def list_api_keys(db: Database) -> list[ApiKey]:
+    """Every key, newest first, with its teams and last use."""
+    rows = await db.fetch_all(
+        "SELECT id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys"
+        " ORDER BY id DESC"
+    )
+    teams: dict[int, list[int]] = {}
+    for row in await db.fetch_all("SELECT key_id, team_id FROM api_key_teams ORDER BY team_id"):
+        teams.setdefault(row["key_id"], []).append(row["team_id"])
+    return [
+        ApiKey(
+            id=r["id"],
+            name=r["name"],
+            prefix=r["prefix"],
+            scopes=r["scopes"].split(),
+            teams=teams.get(r["id"], []),
+            created_at=r["created_at"],
+            last_used_at=r["last_used_at"],
+            revoked_at=r["revoked_at"],
+        )
+        for r in rows
+    ]
 
 
 # --- rate limits -------------------------------------------------------------------------
@@ -188,17 +308,46 @@ class RateLimiter:
 
     def hit(self, bucket: str, client: str) -> int:
         """Count one request; return 0 if allowed, else the seconds until it would be."""
-        now = self.clock()
-        window = int(now // 60)
-        key = (bucket, client)
-        start, count = self._windows.get(key, (window, 0))
+        wait = self.wait(bucket, client)
+        if wait:
+            return wait
+        window = int(self.clock() // 60)
+        start, count = self._windows.get((bucket, client), (window, 0))
         if start != window:
             start, count = window, 0
-        if count >= self.per_minute:
-            return max(1, math.ceil((window + 1) * 60 - now))
-        self._windows[key] = (start, count + 1)
+        self._windows[(bucket, client)] = (start, count + 1)
         if len(self._windows) > 50_000:
             self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
+        return 0
+
+    def wait(self, bucket: str, client: str) -> int:
+        """Without counting: 0 if a request would be allowed, else the seconds until it would."""
+        now = self.clock()
+        window = int(now // 60)
+        start, count = self._windows.get((bucket, client), (window, 0))
+        if start == window and count >= self.per_minute:
+            return max(1, math.ceil((window + 1) * 60 - now))
+        return 0
+
+
+class CallerLimits:
+    """Requests a minute per API key, per customer link, and per address on a link: a link
+    is public (printed on a counter), so one phone must not fill a team's figures, nor many
+    phones together one link's."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.keys = RateLimiter(settings.api_key_per_minute, clock)
+        self.links = RateLimiter(settings.link_per_minute, clock)
+        self.link_addresses = RateLimiter(settings.link_address_per_minute, clock)
+
+    def hit(self, principal: Principal, address: str) -> int:
+        """Count one request of this caller; 0 if allowed, else the seconds to wait."""
+        if principal.api_key_id is not None:
+            return self.keys.hit("key", str(principal.api_key_id))
+        if principal.link_id is not None:
+            return self.link_addresses.hit("link", address) or self.links.hit(
+                "link", str(principal.link_id)
+            )
         return 0
 
 
@@ -207,9 +356,13 @@ def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return connection.client.host if connection.client else "unknown"
 
 
-def enforce_rate_limit(connection: ASGIConnection[Any, Any, Any, Any], bucket: str) -> None:
+def enforce_rate_limit(
+    connection: ASGIConnection[Any, Any, Any, Any], bucket: str, count: bool = True
+) -> None:
+    """429 when this address is over the bucket's limit; `count` counts this request."""
     limiter: RateLimiter = connection.app.state.rate_limiter
-    wait = limiter.hit(bucket, client_address(connection))
+    address = client_address(connection)
+    wait = limiter.hit(bucket, address) if count else limiter.wait(bucket, address)
     if wait:
         raise TooManyRequestsException(
             detail="Too many requests; try again later.", headers={"Retry-After": str(wait)}
@@ -223,9 +376,23 @@ async def rate_limited(
     enforce_rate_limit(connection, str(handler.opt.get("rate_bucket", connection.url.path)))
 
 
+async def failures_limited(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard for sign-in: an address over the limit of failures waits; the route counts its
+    failures (count_failure), not its successes, so that many people behind one shared
+    address (a shop's wifi) can all sign in while guessing links is still slowed down."""
+    enforce_rate_limit(connection, str(handler.opt["rate_bucket"]), count=False)
+
+
+def count_failure(connection: ASGIConnection[Any, Any, Any, Any], bucket: str) -> None:
+    limiter: RateLimiter = connection.app.state.rate_limiter
+    limiter.hit(bucket, client_address(connection))
+
+
 # --- logs ------------------------------------------------------------------------------
 
-_SIGNIN_TOKEN = re.compile(r"(/signin/)[^/?\s\"]+")
+_SIGNIN_TOKEN = re.compile(r"(/signin/|/setup/)[^/?\s\"]+")
 
 
 def redact_sign_in_tokens(text: str) -> str:
@@ -240,16 +407,35 @@ def log_uncaught(logger: Any, scope: Scope, tb: list[str]) -> None:
     logger.exception("Uncaught exception (connection_type=%s, path=%r):", scope["type"], path)
 
 
+# The header the outbox names the owner of the answers it sends with (pwa/outbox.js).
+OWNER_HEADER = "x-spiegel-owner"
+
+
 # --- the middleware and guards ---------------------------------------------------------
+
+
+LINK_HEADER = b"x-spiegel-link"
+LinkCaller = Callable[[Database, str], Awaitable[Principal | None]]
 
 
 class AuthMiddleware(ASGIMiddleware):
     """Puts the caller's Principal (or None) in scope['user']; never rejects by itself."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        link_caller: LinkCaller | None = None,
+        kiosk_caller: LinkCaller | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        # Given by the app (customers.link_caller): the customers room reads its own links.
+        self.link_caller = link_caller
+        # Given by the app (kiosk.principal_for_token): the kiosk room reads its own tokens.
+        self.kiosk_caller = kiosk_caller
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope["user"], renewed = await self.resolve(scope)
@@ -262,7 +448,14 @@ class AuthMiddleware(ASGIMiddleware):
         headers = dict(scope.get("headers", []))
         authz = headers.get(b"authorization", b"").decode("latin-1")
         if authz.lower().startswith("bearer "):
-            return await apikey_principal(self.db, authz[7:].strip()), None
+            bearer = authz[7:].strip()
+            if bearer.startswith(KIOSK_TOKEN_PREFIX) and self.kiosk_caller is not None:
+                return await self.kiosk_caller(self.db, bearer), None
+            return await apikey_principal(self.db, bearer, self.clock()), None
+        link = headers.get(LINK_HEADER)
+        if link is not None and self.link_caller is not None:
+            # A customer link's page: its token in a header, never a cookie.
+            return await self.link_caller(self.db, link.decode("latin-1").strip()), None
         token = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
         if not token:
             return None, None
@@ -287,6 +480,13 @@ class AuthMiddleware(ASGIMiddleware):
             await send(message)
 
         return wrapped
+
+
+def session_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The session cookie's value, read as AuthMiddleware reads it: with two cookies of that
+    name (one per domain or path), the first, so sign-in, sign-out and every route act on
+    the session the request was authenticated by."""
+    return _cookie(connection.headers.get("cookie", ""), SESSION_COOKIE)
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -323,10 +523,17 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
 
 
 async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: a signed-in person or a valid API key; unauthenticated callers are rate-limited."""
-    if principal_of(connection) is None:
+    """Guard: a signed-in person or a valid API key; unauthenticated callers are rate-limited,
+    and so are keys and customer links (CallerLimits)."""
+    principal = principal_of(connection)
+    if principal is None:
         enforce_rate_limit(connection, "unauthenticated")
         raise NotAuthorizedException(detail="Sign in first, or send a valid API key.")
+    limits: CallerLimits | None = getattr(connection.app.state, "caller_limits", None)
+    if limits is not None and (wait := limits.hit(principal, client_address(connection))):
+        raise TooManyRequestsException(
+            detail="Too many requests; try again later.", headers={"Retry-After": str(wait)}
+        )
 
 
 async def person_only(
@@ -353,6 +560,11 @@ async def same_origin_json(
     origin = connection.headers.get("origin")
     if origin and origin.rstrip("/") != _own_origin(connection):
         raise PermissionDeniedException(detail="Cross-site request refused.")
+    # A shared phone's outbox names whose answers it sends: never file them under whoever
+    # happens to be signed in on the device now (docs/offline.md, "A shared phone").
+    owner = connection.headers.get(OWNER_HEADER)
+    if owner is not None and owner != str(principal.person_id):
+        raise PermissionDeniedException(detail="These answers belong to another person.")
 
 
 def _own_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -374,6 +586,32 @@ async def create_invite(db: Database, person_id: int, now: float, hours: int) ->
             (person_id, hash_token(token), int(now), int(now + hours * 3600)),
         )
     return token
+
+
+async def reissue_invite(db: Database, person_id: int, now: float, hours: int) -> str:
+    """A new one-time link for a person; links handed out before and not yet used stop
+    working, so a lost sheet of QR codes can be made harmless by printing a new one."""
+    token = new_token()
+    async with db.transaction() as tx:
+        await tx.execute(
+            "DELETE FROM invites WHERE person_id = ? AND used_at IS NULL", (person_id,)
+        )
+        await tx.execute(
+            "INSERT INTO invites (person_id, token_hash, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (person_id, hash_token(token), int(now), int(now + hours * 3600)),
+        )
+    return token
+
+
+async def devices_of_person(db: Database, person_id: int) -> list[dict[str, Any]]:
+    """The devices a person is signed in on (browser, since, last use), for their export."""
+    rows = await db.fetch_all(
+        "SELECT user_agent, created_at, last_seen_at, expires_at FROM sessions"
+        " WHERE person_id = ? ORDER BY created_at",
+        (person_id,),
+    )
+    return [dict(row) for row in rows]
 
 
 async def _invite_person(db: Database, token: str, now: float) -> Any:
@@ -410,7 +648,7 @@ async def _invite_owner(db: Database, token: str) -> int | None:
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-@get("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
+@get("/signin/{token:str}", guards=[failures_limited], opt={"rate_bucket": "signin"})
 async def signin_page(
     token: FromPath[str], request: Request[Any, Any, Any], ctx: Ctx
 ) -> Template | Redirect:
@@ -422,18 +660,20 @@ async def signin_page(
         me = principal_of(request)
         if me and me.person_id is not None and me.person_id == await _invite_owner(ctx.db, token):
             return Redirect(home_path(me.role), headers=NO_STORE)
+        count_failure(request, "signin")
         return Template("signin_invalid.html", status_code=410, headers=NO_STORE)
     context = {"name": row["name"], "token": token}
     return Template("signin.html", context=context, headers=NO_STORE)
 
 
-@post("/signin/{token:str}", guards=[rate_limited], opt={"rate_bucket": "signin"})
+@post("/signin/{token:str}", guards=[failures_limited], opt={"rate_bucket": "signin"})
 async def signin(token: FromPath[str], request: Request[Any, Any, Any], ctx: Ctx) -> Response[Any]:
     db, settings, now = ctx.db, ctx.settings, ctx.clock()
     row = await _invite_person(db, token, now)
     if row is None or not await _consume_invite(db, row["id"], now):
+        count_failure(request, "signin")
         return Template("signin_invalid.html", status_code=410)
-    old = request.cookies.get(SESSION_COOKIE)
+    old = session_token(request)
     if old:
         await end_session(db, old)
     session = await create_session(
@@ -446,10 +686,22 @@ async def signin(token: FromPath[str], request: Request[Any, Any, Any], ctx: Ctx
 
 @post("/signout")
 async def signout(request: Request[Any, Any, Any], ctx: Ctx) -> Redirect:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if token:
         await end_session(ctx.db, token)
     response = Redirect("/", status_code=303)
+    response.cookies.append(session_cookie("", ctx.settings, max_age=0))
+    return response
+
+
+@post("/api/v1/session/signout", status_code=204, guards=[same_origin_json])
+async def signout_json(request: Request[Any, Any, Any], ctx: Ctx) -> Response[None]:
+    """The staff app's sign-out: its cached shell has no CSRF form token, so this route takes
+    the same-origin JSON defence instead. Without a session it only clears the cookie."""
+    token = session_token(request)
+    if token:
+        await end_session(ctx.db, token)
+    response: Response[None] = Response(None, status_code=204)
     response.cookies.append(session_cookie("", ctx.settings, max_age=0))
     return response
 
@@ -466,4 +718,4 @@ def session_cookie(value: str, settings: Settings, max_age: int | None = None) -
     )
 
 
-route_handlers = [signin_page, signin, signout]
+route_handlers = [signin_page, signin, signout, signout_json]

@@ -75,16 +75,61 @@ def person(
     )
 
 
-def api_key(key_id: int, name: str, team_id: int | None, scopes: frozenset[str]) -> Principal:
-    """An API key: customer answers under the team it is bound to, or any team it names."""
+def api_key(
+    key_id: int, name: str, teams: frozenset[int] | int | None, scopes: frozenset[str]
+) -> Principal:
+    """An API key: customer answers under the teams it is bound to (any team without a set);
+    a key bound to one team needs not name it."""
+    if isinstance(teams, int):
+        teams = frozenset({teams})
     return Principal(
         channel="apikey",
         source="api",
         kinds=CUSTOMER_KINDS if WRITE_SCOPE in scopes else frozenset(),
-        team_id=team_id,
+        team_id=next(iter(teams)) if teams is not None and len(teams) == 1 else None,
         team_from_body=True,
-        allowed_teams=None if team_id is None else frozenset({team_id}),
+        allowed_teams=teams or None,
         scopes=scopes,
         api_key_id=key_id,
+        name=name,
+    )
+
+
+def link(link_id: int, name: str, team_id: int, questions: frozenset[int]) -> Principal:
+    """A customer link (`/c/<token>`): its own questions, for its own team, anonymously."""
+    return Principal(
+        channel="link",
+        source="link",
+        kinds=CUSTOMER_KINDS,
+        questions=questions,
+        team_id=team_id,
+        allowed_teams=frozenset({team_id}),
+        link_id=link_id,
+        name=name,
+    )
+
+
+KioskMode = Literal["staff", "customer"]
+# Every kiosk device token starts with this, so auth tells it from an API key at a glance.
+KIOSK_TOKEN_PREFIX = "kiosk_"
+# A staff kiosk takes the anonymous end-of-shift check-in; a customer kiosk customer ratings.
+KIOSK_KINDS: dict[KioskMode, frozenset[str]] = {
+    "staff": frozenset({"checkin"}),
+    "customer": CUSTOMER_KINDS,
+}
+
+
+def kiosk(
+    kiosk_id: int, name: str, team_id: int, mode: KioskMode, questions: frozenset[int]
+) -> Principal:
+    """A paired kiosk: anonymous answers to its own questions, always for its own team."""
+    return Principal(
+        channel="kiosk",
+        source="kiosk",
+        kinds=KIOSK_KINDS[mode],
+        questions=questions,
+        team_id=team_id,
+        team_from_body=False,
+        kiosk_id=kiosk_id,
         name=name,
     )

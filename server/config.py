@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 PREFIX = "SPIEGEL_"
+DEFAULT_DATABASE = ".data/spiegel.db"
+# The Spiegel folder: the checkout holding server/ (an editable install, `make run`).
+HOME = Path(__file__).resolve().parent.parent
 
 
 class Secret(str):
@@ -38,7 +42,13 @@ def _meta(description: str) -> Any:
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every setting once: its name is the field, its variable is SPIEGEL_<FIELD>."""
 
-    database: Annotated[str, _meta("Path of the SQLite database file.")] = "spiegel.db"
+    database: Annotated[
+        str,
+        _meta(
+            "Path of the SQLite database file; the default lies in the Spiegel folder (where "
+            "`make run` keeps it), whatever folder a command starts in."
+        ),
+    ] = DEFAULT_DATABASE
     host: Annotated[str, _meta("Address the web server listens on.")] = "127.0.0.1"
     port: Annotated[int, _meta("Port the web server listens on."), msgspec.Meta(ge=1, le=65535)] = (
         8000
@@ -67,8 +77,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ] = False
     db_synchronous: Annotated[
         str,
-        _meta("SQLite synchronous mode: NORMAL (fast, WAL-safe) or FULL (fsync every commit)."),
-    ] = "NORMAL"
+        _meta(
+            "SQLite synchronous mode: FULL (every commit on disk before the answer is "
+            "acknowledged) or NORMAL (faster; a power cut may lose the last commits)."
+        ),
+    ] = "FULL"
+    db_busy_timeout_ms: Annotated[
+        int,
+        _meta(
+            "How long a write waits for a lock held by another process (the CLI, a backup) "
+            "before the request is answered 503, in milliseconds."
+        ),
+        msgspec.Meta(ge=0),
+    ] = 5000
     session_days: Annotated[
         int, _meta("Days a sign-in on a device lasts without use."), msgspec.Meta(ge=1)
     ] = 180
@@ -93,6 +114,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         _meta("Requests a minute one address may make to sign-in and other open endpoints."),
         msgspec.Meta(ge=1),
     ] = 60
+    api_key_per_minute: Annotated[
+        int, _meta("Requests a minute one API key may make."), msgspec.Meta(ge=1)
+    ] = 600
+    link_per_minute: Annotated[
+        int,
+        _meta("Requests a minute all phones together may make through one customer link."),
+        msgspec.Meta(ge=1),
+    ] = 300
+    link_address_per_minute: Annotated[
+        int,
+        _meta("Requests a minute one address may make through a customer link."),
+        msgspec.Meta(ge=1),
+    ] = 20
+    contact_match_days: Annotated[
+        int,
+        _meta("Days apart a staff self-rating and a customer rating of the same contact "
+              "reference may lie and still be paired."),
+        msgspec.Meta(ge=0, le=365),
+    ] = 14
     demo_seed: Annotated[int, _meta("Seed of the demo data generator.")] = 42
     reminders: Annotated[
         bool, _meta("Send reminders and alerts from this process (a scheduler inside the app).")
@@ -162,6 +202,23 @@ def describe() -> list[tuple[str, str, str]]:
     return rows
 
 
+def default_database() -> str:
+    """The database every command finds when SPIEGEL_DATABASE is not set: the one `make run`
+    serves, in the Spiegel folder, not in whatever folder the command was started from."""
+    if (HOME / "pyproject.toml").exists():
+        return str(HOME / DEFAULT_DATABASE)
+    return DEFAULT_DATABASE  # installed as a package: the current folder, as documented
+
+
+def sources(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Where each setting's value comes from: "environment" or "default"."""
+    source = os.environ if env is None else env
+    return {
+        name: "environment" if source.get(PREFIX + name.upper()) else "default"
+        for name in Settings.__struct_fields__
+    }
+
+
 def _decode_custom(typ: type, value: Any) -> Any:
     if typ is Secret and isinstance(value, str):
         return Secret(value)
@@ -177,6 +234,7 @@ def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         if value is not None and value != "":
             raw[name] = value
     raw.update(overrides)
+    raw.setdefault("database", default_database())
     try:
         return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_custom)
     except msgspec.ValidationError as exc:

@@ -11,10 +11,10 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager, closing
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +40,39 @@ def available_migrations() -> list[Migration]:
     for entry in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"):
         found.append(Migration(int(entry.name[:4]), entry.name, entry.read_text("utf-8")))
     return sorted(found, key=lambda m: m.version)
+
+
+class StoreUnavailable(Exception):
+    """The database cannot take a write now (locked by another process past the busy
+    timeout, a full disk, a read-only or vanished file): nothing was stored, try later."""
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+# SQLite's primary result codes that say "the store, not the statement": a client may retry
+# the same request later. Locks clear in seconds; a full or read-only disk needs an operator.
+_UNAVAILABLE = {
+    5: ("the database is locked by another process", 5),  # SQLITE_BUSY
+    6: ("the database is locked", 5),  # SQLITE_LOCKED
+    8: ("the database is read-only", 60),  # SQLITE_READONLY
+    10: ("the database's disk reported an error", 60),  # SQLITE_IOERR
+    13: ("the database's disk is full", 60),  # SQLITE_FULL
+    14: ("the database file cannot be opened", 60),  # SQLITE_CANTOPEN
+}
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable | None:
+    """The StoreUnavailable this SQLite error means, or None for any other error."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite3.Error) or code is None or code & 0xFF not in _UNAVAILABLE:
+        return None
+    reason, retry_after = _UNAVAILABLE[code & 0xFF]
+    return StoreUnavailable(f"{reason} ({exc})", retry_after)
 
 
 def _pragmas(conn: sqlite3.Connection, synchronous: str) -> None:
@@ -89,6 +122,28 @@ def migrate(path: str) -> list[str]:
     return done
 
 
+def check_writable(path: str) -> None:
+    """Raise (OSError or sqlite3.Error) unless the database opens and takes a write: a write
+    of a page that is then rolled back, so a read-only file fails here, not at the first
+    answer."""
+    with closing(_connect_sync(path)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute(f"PRAGMA user_version={int(version)}")
+        finally:
+            conn.execute("ROLLBACK")
+
+
+def startup_problem(path: str) -> str | None:
+    """Why a server could not use this database (no folder, unreadable, read-only), or None."""
+    try:
+        check_writable(path)
+    except (OSError, sqlite3.Error) as exc:
+        return str(exc)
+    return None
+
+
 def instance_secret(path: str, name: str, nbytes: int = 32) -> str:
     """A secret kept in the database, created on first use (so no secret has to be configured)."""
     with closing(_connect_sync(path)) as conn:
@@ -104,9 +159,15 @@ def instance_secret(path: str, name: str, nbytes: int = 32) -> str:
 class Database:
     """The app's connections: writes are serialised through one writer; reads use another."""
 
-    def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
+    # A write that failed for the store's sake counts against /healthz this long, unless a
+    # later write succeeds: a full disk shows only when something is written.
+    FAILURE_SHOWS_SECONDS = 60.0
+
+    def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> None:
         self.path = path
         self.synchronous = synchronous
+        self.busy_timeout_ms = busy_timeout_ms
+        self.write_failure: tuple[float, str] | None = None
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -122,7 +183,7 @@ class Database:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         return conn
 
     async def close(self) -> None:
@@ -140,36 +201,84 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Writer]:
-        """One write transaction; it has committed when the block exits without error."""
+        """One write transaction; it has committed when the block exits without error, and
+        left nothing behind when it did not. A failing store raises StoreUnavailable."""
         if self._writer is None:
             raise RuntimeError("database is not open")
         async with self._write_lock:
             conn = self._writer
-            # IMMEDIATE takes the write lock up front, so a CLI writing beside a running
-            # server waits on busy_timeout instead of failing half-way through.
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield Writer(conn)
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
+            with self._store_errors():
+                # IMMEDIATE takes the write lock up front, so a CLI writing beside a running
+                # server waits on busy_timeout instead of failing half-way through.
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Writer(conn)
+                    await conn.execute("COMMIT")
+                finally:
+                    # Also after a failed COMMIT (a full disk), which leaves it open; SQLite
+                    # may have rolled back by itself already.
+                    if conn.in_transaction:
+                        await conn.execute("ROLLBACK")
 
     async def write(self, sql: str, params: Params = ()) -> list[Row]:
         """One statement as its own transaction, committed when this returns; its rows
         (from RETURNING). One trip to the writer's thread: the cheapest durable write."""
         if self._writer is None:
             raise RuntimeError("database is not open")
-        if self._write_lock.locked():
-            # Another coroutine's transaction is open on the writer: queued now, this
-            # statement would run inside it.
+        with self._store_errors():
+            if self._write_lock.locked():
+                # Another coroutine's transaction is open on the writer: queued now, this
+                # statement would run inside it.
+                async with self._write_lock:
+                    return list(await self._writer.execute_fetchall(sql, params))
+            # No lock needed: the writer's thread runs statements in the order they are
+            # queued, and execute_fetchall queues before it first yields, so no transaction
+            # can open in between. Not holding the lock across the trip lets concurrent
+            # writes queue up behind each other instead of waiting for the event loop
+            # between them.
+            return list(await self._writer.execute_fetchall(sql, params))
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """SQLite errors of the store (not of the statement) as StoreUnavailable, noted for
+        /healthz; a write that gets through clears the note."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            failure = unavailable(exc)
+            if failure is None:
+                raise
+            self.write_failure = (time.monotonic(), failure.reason)
+            raise failure from exc
+        self.write_failure = None
+
+    async def write_problem(self) -> str | None:
+        """Why the store cannot take a write now, or None: a probe that takes the write lock
+        (briefly; a lock held elsewhere fails it fast) and writes a page it then rolls back,
+        plus a recent write's failure (a full disk shows only when a write needs room)."""
+        if self.write_failure is not None:
+            at, reason = self.write_failure
+            if time.monotonic() - at < self.FAILURE_SHOWS_SECONDS:
+                return reason
+        if self._writer is None:
+            return "the database is not open"
+        conn = self._writer
+        try:
             async with self._write_lock:
-                return list(await self._writer.execute_fetchall(sql, params))
-        # No lock needed: the writer's thread runs statements in the order they are queued,
-        # and execute_fetchall queues before it first yields, so no transaction can open in
-        # between. Not holding the lock across the trip lets concurrent writes queue up
-        # behind each other instead of waiting for the event loop between them.
-        return list(await self._writer.execute_fetchall(sql, params))
+                await conn.execute(f"PRAGMA busy_timeout={min(250, self.busy_timeout_ms)}")
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        version = await conn.execute_fetchall("PRAGMA user_version")
+                        await conn.execute(f"PRAGMA user_version={int(next(iter(version))[0])}")
+                    finally:
+                        await conn.execute("ROLLBACK")
+                finally:
+                    await conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        except sqlite3.Error as exc:
+            failure = unavailable(exc)
+            return failure.reason if failure else str(exc)
+        return None
 
     # execute_fetchall runs, fetches and finishes the statement in one trip to the
     # connection's thread, and leaves no cursor open (see the field notes on cursors).

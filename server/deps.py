@@ -20,5 +20,10 @@ class Context:
     settings: Settings
     clock: Clock
 
+    def use(self, settings: Settings) -> None:
+        """Apply settings changed in the admin screens (time zone, anonymity threshold) from
+        the next request on; frozen otherwise, so no handler changes them by accident."""
+        object.__setattr__(self, "settings", settings)
+
 
 Ctx = NamedDependency[Context]

@@ -30,8 +30,6 @@ CSP = "; ".join(
     ]
 )
 HSTS = "max-age=31536000"
-# OpenAPI's viewers load their code from other hosts; only the JSON schema is served as such.
-SCHEMA = "/schema"
 
 
 def security_headers(https: bool) -> Callable[[Message, Scope], Awaitable[None]]:
@@ -51,7 +49,7 @@ def _apply(headers: MutableScopeHeaders, path: str, https: bool) -> None:
         headers["Referrer-Policy"] = "same-origin"
     if https:
         headers["Strict-Transport-Security"] = HSTS
-    if headers.get("content-type", "").startswith("text/html") and not path.startswith(SCHEMA):
+    if headers.get("content-type", "").startswith("text/html"):
         headers["Content-Security-Policy"] = CSP
         headers["X-Frame-Options"] = "DENY"
     if path.startswith("/api/") and "cache-control" not in headers:

@@ -1,19 +1,21 @@
-"""Liveness and readiness: is the database reachable and its schema current."""
+"""Liveness and readiness: is the database reachable, its schema current, and can it write."""
 
 from __future__ import annotations
 
 import msgspec
-from litestar import Response, get, head
+from litestar import Response, get
 
 from server.db import available_migrations
 from server.deps import Ctx
 
 
-class Health(msgspec.Struct, frozen=True):
+class Health(msgspec.Struct, frozen=True, omit_defaults=True):
     status: str
     database: str
     migrations_applied: int
     migrations_available: int
+    # Why the store cannot take a write (locked elsewhere, full, read-only); absent when it can.
+    write_problem: str | None = None
 
 
 async def check(ctx: Ctx) -> Health:
@@ -23,30 +25,25 @@ async def check(ctx: Ctx) -> Health:
         database = "ok"
     except Exception:  # any failure to read means "not reachable" to a load balancer
         applied, database = 0, "unreachable"
+    problem = await ctx.db.write_problem() if database == "ok" else None
+    if problem is not None:
+        database = "cannot write"
     healthy = database == "ok" and applied == available
     return Health(
         status="ok" if healthy else "unavailable",
         database=database,
         migrations_applied=applied,
         migrations_available=available,
+        write_problem=problem,
     )
-
-
-def _status(health: Health) -> int:
-    return 200 if health.status == "ok" else 503
 
 
 @get("/healthz")
 async def healthz(ctx: Ctx) -> Response[Health]:
-    """200 when the database answers and every migration is applied, else 503."""
+    """200 when the database answers, takes a write and has every migration, else 503. HEAD
+    answers the same without the body (the app answers every HEAD like its GET)."""
     health = await check(ctx)
-    return Response(health, status_code=_status(health))
+    return Response(health, status_code=200 if health.status == "ok" else 503)
 
 
-@head("/healthz")
-async def healthz_head(ctx: Ctx) -> Response[None]:
-    """The same check without a body, for load balancers that probe with HEAD."""
-    return Response(None, status_code=_status(await check(ctx)))
-
-
-route_handlers = [healthz, healthz_head]
+route_handlers = [healthz]

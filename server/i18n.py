@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
@@ -18,15 +19,30 @@ def catalogue(language: str) -> dict[str, str]:
     return data
 
 
-def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
-    """The person's own setting first, else the browser's first language we speak."""
-    if preferred in LANGUAGES:
+class Offer(NamedTuple):
+    """The languages an organisation offers its people (a subset of LANGUAGES, in order) and
+    the one for someone whose person and browser name none of them."""
+
+    languages: tuple[str, ...] = LANGUAGES
+    default: str = DEFAULT_LANGUAGE
+
+    def pick(self, accept_language: str | None, preferred: str | None = None) -> str:
+        return negotiate(accept_language, preferred, self)
+
+
+def negotiate(
+    accept_language: str | None, preferred: str | None = None, offer: Offer | None = None
+) -> str:
+    """The person's own setting first, else the browser's first language on offer, else the
+    organisation's default."""
+    offer = offer or Offer()
+    if preferred in offer.languages:
         return str(preferred)
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LANGUAGES:
+        if tag in offer.languages:
             return tag
-    return DEFAULT_LANGUAGE
+    return offer.default
 
 
 def translator(language: str) -> Callable[..., str]:

@@ -28,13 +28,13 @@ from webpush import WebPush, WebPushSubscription
 from webpush.vapid import VAPID
 
 from server.auth import (
-    SESSION_COOKIE,
     all_of,
     caller,
     hash_token,
     person_only,
     principal_of,
     same_origin_json,
+    session_token,
     signed_in,
 )
 from server.config import Secret, Settings
@@ -448,7 +448,7 @@ async def counts(db: Database) -> tuple[int, int]:
 
 def session_hash(request: Request[Any, Any, Any]) -> str:
     """The device: the hash of the session this request came with."""
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if not token:
         raise PermissionDeniedException(detail="Push subscriptions need a signed-in device.")
     return hash_token(token)

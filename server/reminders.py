@@ -30,8 +30,8 @@ from litestar import Request, get, patch
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
 
-from server import analytics, i18n, push
-from server.auth import SESSION_COOKIE, all_of, caller, hash_token, person_only, same_origin_json
+from server import analytics, i18n, people, push
+from server.auth import all_of, caller, hash_token, person_only, same_origin_json, session_token
 from server.clock import Clock
 from server.config import Settings
 from server.db import Database, Row
@@ -154,7 +154,7 @@ async def _settings_of(request: Request[Any, Any, Any], ctx: Ctx) -> ReminderSet
     assert person_id is not None
     minute, mask, alerts = await choices(ctx.db, person_id)
     devices = await push.devices_of(ctx.db, person_id)
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     here = bool(token) and await push.device_subscribed(ctx.db, hash_token(token or ""))
     return ReminderSettings(
         time=f"{minute // 60:02d}:{minute % 60:02d}",
@@ -274,10 +274,12 @@ _CHECKIN_DUE = (
 )
 
 # The eNPS prompt goes on the person's first reminder day of the month only (a day already
-# past is never made up), and not to someone who answered it this month.
+# past is never made up), and not to someone who answered it this month; and only in a month
+# that starts a period of the organisation's eNPS cadence (:enps_month is 0 in any other).
 _ENPS_DUE = (
     _DUE
-    + """  AND (COALESCE(r.days, :default_days) & :earlier) = 0
+    + """  AND :enps_month = 1
+  AND (COALESCE(r.days, :default_days) & :earlier) = 0
   AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.person_id = p.id
       AND a.question_id IN (SELECT id FROM questions WHERE kind = 'enps')
       AND a.answered_at >= :month_start)
@@ -326,9 +328,17 @@ _CLAIM_ALERT = """INSERT INTO notifications (person_id, kind, occasion, text_key
 ON CONFLICT (person_id, kind, occasion) DO NOTHING"""
 
 
-def _params(moment: Moment, claim: str, late: int) -> dict[str, Any]:
+def enps_month(moment: Moment, months: int) -> bool:
+    """Whether this month starts a period of the eNPS cadence (the app asks eNPS once per
+    period: people.enps_due), so that the reminder comes once per period, in its first month."""
+    first = datetime.combine(moment.day, time())
+    return months > 0 and people.enps_period_start(first, months).month == moment.day.month
+
+
+def _params(moment: Moment, claim: str, late: int, enps_months: int = 0) -> dict[str, Any]:
     month_end = moment.month_start + 32 * 86400  # any moment in the next month is enough
     return {
+        "enps_month": 1 if enps_month(moment, enps_months) else 0,
         "claim": claim,
         "now": moment.now,
         "day": moment.day.isoformat(),
@@ -353,7 +363,8 @@ async def claim_due(
     transaction; return how many notifications this call claimed (0 when another scheduler
     or an earlier round already had them)."""
     claim = uuid.uuid4().hex
-    params = _params(moment, claim, late)  # each statement reads the names it uses
+    # Each statement reads the names it uses.
+    params = _params(moment, claim, late, await people.enps_cadence(db))
     alerts = [a for a in alerts if not await _claimed(db, a[0], "alert", f"{a[1]}:{a[2]}")]
     if not alerts and not await db.fetch_value(_ANY_DUE, params):
         return 0

@@ -36,8 +36,8 @@ The anonymity rule (k = SPIEGEL_ANONYMITY_K, comments: SPIEGEL_COMMENT_K):
   figure change can tell that the latest answers moved it. That is inherent in live figures.
 
 Who sees what: managers the teams they manage and every team below them; admins all teams;
-API keys with the reports:read scope their team and below (all teams for a key without a
-team); staff and other keys nothing (403).
+API keys with the reports:read scope their teams and below (all teams for a key without
+teams); staff, links, kiosks and other keys nothing (403).
 """
 
 from __future__ import annotations
@@ -67,14 +67,13 @@ from server.analytics import Mood, NetScore, Proportion
 from server.auth import (
     all_of,
     caller,
-    hash_token,
     person_only,
     same_origin_json,
     signed_in,
 )
-from server.callers import READ_SCOPE, SCOPES, Principal
+from server.callers import READ_SCOPE, Principal
 from server.config import Settings
-from server.db import Database
+from server.db import Database, Writer
 from server.deps import Context, Ctx
 
 PRESET_WEEKS = {"4w": 4, "quarter": 13, "year": 52}
@@ -400,15 +399,12 @@ def reach(conn: sqlite3.Connection, who: Principal, org: Org) -> list[int] | Non
             "SELECT team_id FROM team_managers WHERE person_id = ?", (who.person_id,)
         )]  # fmt: skip
     elif who.channel == "apikey":
-        row = conn.execute(
-            "SELECT scopes, team_id FROM api_keys WHERE id = ? AND revoked_at IS NULL",
-            (who.api_key_id,),
-        ).fetchone()
-        if row is None or READ_SCOPE not in row[0].split():
+        # The key was found live for this very request (auth resolves it every time).
+        if READ_SCOPE not in who.scopes:
             return None
-        if row[1] is None:
+        if who.allowed_teams is None:
             return list(range(len(org.ids)))
-        tops = [row[1]]
+        tops = sorted(who.allowed_teams)
     else:
         return None
     seen = np.zeros(len(org.ids), dtype=bool)
@@ -572,6 +568,9 @@ class Rollups:
     def _refresh(self, conn: sqlite3.Connection, zone: str) -> int:
         """Forget what answers stored since the last call changed; the new watermark."""
         top = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM answers").fetchone()[0]
+        # Deleted answers and erased comments need not lower the newest answer's rowid: they
+        # raise report_zone.generation instead (see recompute), which starts the cache afresh.
+        zone = f"{zone}#{conn.execute('SELECT generation FROM report_zone').fetchone()[0]}"
         mark = self._mark
         if mark is None or mark[0] != zone or top < mark[1] or len(self._rows) > self.MAX_ENTRIES:
             self._rows.clear()
@@ -991,12 +990,18 @@ def paired(
     """Self vs customer and the mirror gaps of team i over the period's shown weeks."""
     frame = paired_rows(conn, book, i)
     mirrored = frame["kind"].isin(["mirror_staff", "customer_mirror"]).any()
-    pairs = self_vs_customer(frame, book.k) if frame["contact_ref"].notna().any() else None
+    window = book.settings.contact_match_days
+    found = frame["contact_ref"].notna().any()
+    pairs = self_vs_customer(frame, book.k, window) if found else None
     return pairs, mirror(frame, book.k) if mirrored else []
 
 
-def self_vs_customer(frame: pd.DataFrame, k: int) -> analytics.SelfVsCustomer | None:
-    found = analytics.self_vs_customer(frame)
+def self_vs_customer(
+    frame: pd.DataFrame, k: int, window_days: int = 14
+) -> analytics.SelfVsCustomer | None:
+    """Contacts paired by reference within the window (SPIEGEL_CONTACT_MATCH_DAYS); shown
+    from k pairs. The pairing is computed here every time, never stored or typed in."""
+    found = analytics.self_vs_customer(frame, window_days)
     return found if found.pairs >= k else None
 
 
@@ -1191,16 +1196,58 @@ async def add_action(
     return Action(row[0], team_id, text, on, who_name, row[1])
 
 
-async def grant_scopes(db: Database, key: str, scopes: list[str]) -> None:
-    """Give an API key exactly these scopes (`spiegel apikey create --scope`)."""
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if unknown or not scopes:
-        raise ValueError(f"unknown scope {', '.join(unknown)}; known: {', '.join(SCOPES)}")
-    async with db.transaction() as tx:
-        await tx.execute(
-            "UPDATE api_keys SET scopes = ? WHERE key_hash = ?",
-            (" ".join(dict.fromkeys(scopes)), hash_token(key)),
-        )
+async def recompute(tx: Writer, zone: str, rebuild: bool = True) -> None:
+    """After answers were deleted or comments erased (inside the caller's transaction): rebuild
+    the rollups from the answers that remain (the triggers only ever add), and make every
+    report process forget what it cached."""
+    if rebuild:
+        for sql, params in rebuild_statements(zone):
+            await tx.execute(sql, params)
+    await tx.execute("UPDATE report_zone SET generation = generation + 1 WHERE id = 1")
+
+
+# The local days a person answered on: report_units' primary key starts with (day, person_id),
+# so the person's counted answers are found by seeks, not by reading every unit.
+_THEIR_DAYS = (
+    "SELECT DISTINCT (a.answered_at + (SELECT o.seconds FROM report_offsets o"
+    " WHERE o.since <= a.answered_at ORDER BY o.since DESC LIMIT 1)) / 86400"
+    " FROM answers a WHERE a.person_id = :person"
+)
+_THEIR_UNITS = f"u.person_id = :person AND u.day IN ({_THEIR_DAYS})"
+
+_FORGET = (
+    # What their counted answers added to each team's week and day, taken off again.
+    "UPDATE report_weeks SET n = report_weeks.n - g.n, score = report_weeks.score - g.score,"
+    " positive = report_weeks.positive - g.positive, top = report_weeks.top - g.top,"
+    " promoters = report_weeks.promoters - g.promoters,"
+    " detractors = report_weeks.detractors - g.detractors"
+    " FROM (SELECT u.team_id, u.week, u.kind, COUNT(*) AS n, SUM(u.score) AS score,"
+    "  SUM(u.positive) AS positive, SUM(u.top) AS top, SUM(u.promoter) AS promoters,"
+    f"  SUM(u.detractor) AS detractors FROM report_units u WHERE {_THEIR_UNITS}"
+    "  GROUP BY u.team_id, u.week, u.kind) g"
+    " WHERE report_weeks.week = g.week AND report_weeks.team_id = g.team_id"
+    " AND report_weeks.kind = g.kind",
+    "UPDATE report_days SET n = report_days.n - g.n, score = report_days.score - g.score"
+    " FROM (SELECT u.team_id, u.day, u.question_id, COUNT(*) AS n, SUM(u.score) AS score"
+    f"  FROM report_units u WHERE {_THEIR_UNITS} AND u.kind = 'checkin'"
+    "  GROUP BY u.team_id, u.day, u.question_id) g"
+    " WHERE report_days.day = g.day AND report_days.team_id = g.team_id"
+    " AND report_days.question_id = g.question_id",
+    # report_person_uncounted moves each team's respondent count as their rows go.
+    "DELETE FROM report_people WHERE person_id = :person",
+    f"DELETE FROM report_units WHERE person_id = :person AND day IN ({_THEIR_DAYS})",
+    # A rebuild has no row for a week or day nobody answered in; neither may this.
+    "DELETE FROM report_weeks WHERE n = 0",
+    "DELETE FROM report_days WHERE n = 0",
+)
+
+
+async def forget_person(tx: Writer, person_id: int) -> None:
+    """Take one person's answers out of the rollups (inside the caller's transaction, before
+    their answers are deleted): the same result as a rebuild without them, at the cost of
+    their own answers rather than everyone's."""
+    for sql in _FORGET:
+        await tx.execute(sql, {"person": person_id})
 
 
 # --- CSV for Dutch Excel -----------------------------------------------------------------

@@ -381,6 +381,35 @@ async def test_the_monthly_enps_prompt_comes_on_the_first_reminder_day_of_the_mo
     ]
 
 
+async def test_the_enps_prompt_follows_the_organisations_cadence(
+    app: Litestar,
+    client: AsyncTestClient[Litestar],
+    service: PushService,
+    clock: FakeClock,
+    rounds: reminders.Scheduler,
+    db_path: str,
+) -> None:
+    _, phone = await staff_with_device(app, client, service, "anna@example.org")
+
+    def cadence(months: int) -> None:
+        with sqlite3.connect(db_path) as conn:
+            conn.execute("UPDATE organisation SET enps_months = ?", (months,))
+
+    cadence(3)  # quarterly: January, April, July, October
+    for day in (datetime(2026, 12, 1), datetime(2027, 1, 1), datetime(2027, 2, 1)):
+        clock.now = at(day.replace(tzinfo=ZONE), "16:30")
+        await rounds.tick()
+    cadence(0)  # never
+    clock.now = at(datetime(2027, 4, 1, tzinfo=ZONE), "16:30")
+    await rounds.tick()
+
+    checkin = "Je check-in van vandaag staat nog open. Eén tik is genoeg."
+    both = "Je check-in van vandaag en de vraag van de maand staan klaar."
+    assert [p.payload["body"] for p in service.to(phone)] == [checkin, both, checkin, checkin]
+    app_says = await client.get("/api/v1/me")
+    assert app_says.json()["enps_due"] is False  # the app agrees: no eNPS at all now
+
+
 async def test_signing_out_removes_that_devices_subscription_only(
     app: Litestar, client: AsyncTestClient[Litestar], service: PushService
 ) -> None:

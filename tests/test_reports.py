@@ -18,7 +18,7 @@ from litestar import Litestar
 from litestar.exceptions import ValidationException
 from litestar.testing import AsyncTestClient
 
-from server import analytics, answers, auth, cli, config, demo, people, reports
+from server import analytics, answers, auth, callers, cli, config, demo, people, reports
 from server.answers import NewAnswer
 from server.callers import Principal, person
 from server.deps import Context
@@ -112,10 +112,9 @@ def parse_csv(text: str) -> list[list[str]]:
 
 async def api_key(app: Litestar, scopes: list[str] | None, team_id: int | None = None) -> str:
     db = db_of(app)
-    key = await auth.create_api_key(db, "bi", team_id, START.timestamp())
-    if scopes is not None:
-        await reports.grant_scopes(db, key, scopes)
-    return key
+    if scopes is None:
+        return await auth.create_api_key(db, "bi", team_id, START.timestamp())
+    return await auth.create_api_key(db, "bi", team_id, START.timestamp(), scopes)
 
 
 # --- the anonymity rule ------------------------------------------------------------------
@@ -348,7 +347,7 @@ def test_apikey_create_takes_scopes_and_keeps_answers_write_by_default(
     with closing(sqlite3.connect(db_path)) as conn:
         rows = conn.execute("SELECT name, scopes FROM api_keys ORDER BY id").fetchall()
     assert rows == [("plain", "answers:write"), ("bi", "reports:read answers:write")]
-    assert cli.SCOPES == reports.SCOPES
+    assert cli.SCOPES == callers.SCOPES
 
 
 async def test_no_report_names_a_person_or_holds_an_answer(app: Litestar, client: Client) -> None:

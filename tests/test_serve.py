@@ -61,6 +61,7 @@ def serving(
 
 
 def test_serve_answers_stores_and_stops_cleanly(db_path: str, tmp_path: Path) -> None:
+    assert spiegel(db_path, "team", "add", "--name", "Winkel").returncode == 0
     token = LINK.search(
         spiegel(
             db_path, "user", "add", "--email", "a@example.org", "--name", "Anna", "--team", "Winkel"
@@ -92,6 +93,7 @@ def test_serve_answers_stores_and_stops_cleanly(db_path: str, tmp_path: Path) ->
 
 
 def test_access_log_shows_requests_but_no_sign_in_token(db_path: str, tmp_path: Path) -> None:
+    assert spiegel(db_path, "team", "add", "--name", "Winkel").returncode == 0
     out = spiegel(
         db_path, "user", "add", "--email", "a@example.org", "--name", "Anna", "--team", "Winkel"
     ).stdout

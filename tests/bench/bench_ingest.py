@@ -94,6 +94,8 @@ def server_env(database: Path, port: int) -> dict[str, str]:
 
 def invite_token(env: dict[str, str]) -> str:
     """A staff member made with `spiegel user add`; the token of their sign-in link."""
+    team = [str(BIN / "spiegel"), "team", "add", "--name", "Bench"]
+    subprocess.run(team, env=env, check=True, capture_output=True)
     command = [str(BIN / "spiegel"), "user", "add", "--email", "bench@example.org"]
     command += ["--name", "Bench", "--team", "Bench", "--role", "staff"]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
@@ -324,6 +326,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-connections", type=int, default=4)
     parser.add_argument("--keep", type=Path, help="keep the server log and database here")
     parser.add_argument("--log-level", help="SPIEGEL_LOG_LEVEL of the server (default: its own)")
+    parser.add_argument(
+        "--synchronous", choices=["NORMAL", "FULL"], help="SPIEGEL_DB_SYNCHRONOUS (default: FULL)"
+    )
     return parser.parse_args()
 
 
@@ -356,6 +361,8 @@ def main() -> int:
         env = server_env(database, port)
         if args.log_level:
             env["SPIEGEL_LOG_LEVEL"] = args.log_level
+        if args.synchronous:
+            env["SPIEGEL_DB_SYNCHRONOUS"] = args.synchronous
         base = f"http://127.0.0.1:{port}"
         token = invite_token(env)
         results = []

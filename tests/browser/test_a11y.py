@@ -87,7 +87,7 @@ def test_signed_out_page_passes_axe(browser: Browser, server: LiveServer) -> Non
     try:
         page = context.new_page()
         page.goto("/app/")
-        expect(page.locator("#signed-out")).to_be_visible()
+        expect(page.get_by_role("heading", name="Niet aangemeld")).to_be_visible()
         check(page, "signed-out-nl")
     finally:
         context.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.browser.conftest import LiveServer, sign_in, wait_for
 
@@ -173,3 +173,27 @@ def test_on_a_desk_the_header_lines_up_with_the_content(
             assert abs(brand["x"] - card["x"]) <= 1, (path, brand, card)
     finally:
         context.close()
+
+
+def test_while_the_first_questions_load_the_app_says_so_not_that_there_are_none(
+    browser: Browser, context: BrowserContext, server: LiveServer
+) -> None:
+    sign_in(context.new_page(), server)
+    # A phone opening the app for the first time: no worker, nothing kept, a slow line.
+    phone = browser.new_context(
+        base_url=server.url, viewport={"width": 360, "height": 740}, locale="nl-NL"
+    )
+    try:
+        phone.add_cookies(context.cookies())
+        held: list[Route] = []
+        phone.route("**/api/v1/me", lambda route: held.append(route))
+        page = phone.new_page()
+        page.goto("/app/")
+        expect(page.get_by_text("Vragen worden geladen…")).to_be_visible()
+        expect(page.get_by_text("nog geen vragen", exact=False)).to_have_count(0)
+        wait_for(lambda: bool(held), what="the held request")
+        held[0].continue_()
+        expect(page.locator(".card.checkin .face").first).to_be_visible()
+        expect(page.get_by_text("Vragen worden geladen…")).to_have_count(0)
+    finally:
+        phone.close()

@@ -79,7 +79,9 @@ def test_app_texts_are_the_app_part_of_the_server_catalogue(
     nl = context.request.get("/app/i18n/nl.json").json()
     en = context.request.get("/app/i18n/en.json").json()
     assert nl.keys() == en.keys()
-    assert all(key.startswith("app.") for key in nl)
+    # Its own keys, and the faces' labels that the kiosk shares (pwa/faces.js).
+    assert all(key.startswith(("app.", "face.")) for key in nl)
+    assert "face.5.5" in nl and not any(key.startswith("kiosk.") for key in nl)
     assert nl["app.outbox.waiting.other"] == "{n} antwoorden wachten op verbinding"
 
 
@@ -89,3 +91,23 @@ def test_worker_carries_a_digest_of_the_release(
     first = context.request.get("/app/sw.js").text()
     assert re.search(r"const VERSION = '[0-9a-f]{16}';", first)
     assert context.request.get("/app/sw.js").text() == first
+
+
+def test_installed_worker_keeps_exactly_the_files_the_server_listed(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    page = context.new_page()
+    sign_in(page, server)
+    worker = context.request.get("/app/sw.js").text()
+    listed = re.search(r"^const PRECACHE = (\[.*\]);$", worker, re.M)
+    assert listed, "the server writes the precache list into the worker"
+    urls = json.loads(listed.group(1))
+    assert {"/app/", "/app/app.js", "/app/outbox.js", "/app/i18n/en.json"} <= set(urls)
+    cached = page.evaluate(
+        """async () => {
+          const [name] = (await caches.keys()).filter((n) => n.startsWith('spiegel-app-'));
+          const keys = await (await caches.open(name)).keys();
+          return keys.map((request) => new URL(request.url).pathname);
+        }"""
+    )
+    assert sorted(cached) == sorted(urls)

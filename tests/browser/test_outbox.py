@@ -128,10 +128,14 @@ def test_malformed_answer_is_isolated_and_the_rest_stored(
         """() => new Promise((resolve, reject) => {
           const open = indexedDB.open('spiegel-outbox');
           open.onsuccess = () => {
-            const tx = open.result.transaction('answers', 'readwrite');
+            const tx = open.result.transaction(['answers', 'holder'], 'readwrite');
             const id = crypto.randomUUID();
-            tx.objectStore('answers').add({ id, state: 'queued', queuedAt: Date.now(),
-              answer: { id, question: 1, value: 'two', answered_at: new Date().toISOString() } });
+            // Kept as the signed-in person's, as the app keeps every answer.
+            tx.objectStore('holder').get('holder').onsuccess = (event) => {
+              tx.objectStore('answers').add({ id, state: 'queued', queuedAt: Date.now(),
+                owner: event.target.result.owner,
+                answer: { id, question: 1, value: 'two', answered_at: new Date().toISOString() } });
+            };
             tx.oncomplete = () => { open.result.close(); resolve(); };
             tx.onerror = () => reject(tx.error);
           };
