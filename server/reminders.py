@@ -467,7 +467,9 @@ RETURNING id"""
 
 _DETAILS = """SELECT d.id, d.attempts, d.subscription_id, s.endpoint, s.p256dh, s.auth,
   n.kind, n.text_key, n.expires_at, n.team_id, t.name AS team,
-  COALESCE(p.language, o.default_language) AS language
+  -- The person's language while the organisation still offers it, else its default.
+  CASE WHEN ' ' || o.languages || ' ' LIKE '% ' || p.language || ' %' THEN p.language
+    ELSE o.default_language END AS language
 FROM deliveries d
 JOIN notifications n ON n.id = d.notification_id
 JOIN push_subscriptions s ON s.id = d.subscription_id

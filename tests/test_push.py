@@ -316,6 +316,25 @@ async def test_the_reminder_comes_in_the_persons_language(
     assert reminder.payload["lang"] == "en"
 
 
+async def test_a_reminder_in_a_language_no_longer_offered_comes_in_the_default(
+    app: Litestar,
+    client: AsyncTestClient[Litestar],
+    service: PushService,
+    clock: FakeClock,
+    rounds: reminders.Scheduler,
+) -> None:
+    _, phone = await staff_with_device(app, client, service, "anna@example.org")
+    assert (await client.patch("/api/v1/me", json={"language": "en"})).status_code == 200
+    async with db_of(app).transaction() as tx:
+        await tx.execute("UPDATE organisation SET languages = 'nl', default_language = 'nl'")
+    clock.now = at(MONDAY, "16:30")
+    await rounds.tick()
+
+    [reminder] = service.to(phone)
+    assert reminder.payload["lang"] == "nl"
+    assert reminder.payload["title"] != "How was your day?"
+
+
 async def test_a_person_chooses_the_time_and_days_of_their_reminder(
     app: Litestar,
     client: AsyncTestClient[Litestar],
