@@ -83,7 +83,7 @@ def _question(row: Any) -> Question:
     )
 
 
-# --- administration: texts, faces, active, mirror rounds (server/admin.py) ----------------
+# --- administration: texts, faces, active, mirror rounds (server/admin/questions.py) ------
 
 SMILEY_KINDS: frozenset[str] = frozenset(
     {"checkin", "contact_self", "mirror_staff", "customer_csat", "customer_mirror"}

@@ -49,8 +49,19 @@ def test_design_page_names_every_token_of_the_stylesheet() -> None:
 
 def test_architecture_page_names_every_module_of_the_server() -> None:
     server = Path(__file__).resolve().parent.parent / "server"
-    modules = {p.name for p in server.glob("*.py") if p.name != "__init__.py"}
+    # A package (a folder with __init__.py, like server/admin/) is named as `server/admin/`,
+    # and each module in it as `server/admin/<name>.py`.
+    packages = {p.parent for p in server.glob("*/__init__.py")}
+    modules = {
+        p.relative_to(server).as_posix()
+        for folder in (server, *packages)
+        for p in folder.glob("*.py")
+        if p.name != "__init__.py"
+    }
     page = (DOCS / "architecture.md").read_text("utf-8")
-    named = set(re.findall(r"`server/([a-z0-9_]+\.py)`", page))
+    named = set(re.findall(r"`server/((?:[a-z0-9_]+/)?[a-z0-9_]+\.py)`", page))
+    folders = set(re.findall(r"`server/([a-z0-9_]+)/`", page))
     assert modules - named == set(), "modules missing from docs/architecture.md"
     assert named - modules == set(), "docs/architecture.md names modules that do not exist"
+    assert {p.name for p in packages} - folders == set(), "packages missing from the page"
+    assert {f for f in folders if not (server / f).is_dir()} == set(), "named folders missing"
