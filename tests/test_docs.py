@@ -65,3 +65,11 @@ def test_architecture_page_names_every_module_of_the_server() -> None:
     assert named - modules == set(), "docs/architecture.md names modules that do not exist"
     assert {p.name for p in packages} - folders == set(), "packages missing from the page"
     assert {f for f in folders if not (server / f).is_dir()} == set(), "named folders missing"
+
+
+def test_readme_links_every_page_of_the_docs() -> None:
+    readme = (DOCS.parent / "README.md").read_text("utf-8")
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", readme))
+    pages = {page.name for page in DOCS.glob("*.md")}
+    assert pages - linked == set(), "docs pages the README does not link"
+    assert linked - pages == set(), "README links to docs pages that do not exist"
