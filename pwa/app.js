@@ -36,7 +36,6 @@ const state = {
   history: saved('history', []),
   queued: [],
   rejected: [],
-  holder: undefined, // whose entries the outbox sends, as last read
   others: 0, // answers of someone else who used this device, waiting for them: only counted
   signedOut: false,
   loaded: false, // the first refresh has answered (or found no network)
@@ -451,8 +450,7 @@ function render() {
 
 /** The signed-in person's entries; of anyone else's only the count. */
 async function reloadOutbox() {
-  const { holder, mine, others } = await outbox.entries();
-  state.holder = holder.owner;
+  const { mine, others } = await outbox.entries();
   state.queued = mine.filter((e) => e.state === 'queued').sort((a, b) => a.queuedAt - b.queuedAt);
   state.rejected = mine.filter((e) => e.state === 'rejected');
   state.others = others;
@@ -579,8 +577,7 @@ async function refresh() {
     }
     state.me = patched || me.data;
     keep('me', state.me);
-    // Whose answers this page shows and sends is settled before anything of theirs is drawn.
-    if (state.holder !== state.me.id) await answerAs(state.me);
+    await answerAs(state.me);
     if (questions.ok) {
       state.questions = questions.data.questions;
       keep('questions', state.questions);
@@ -592,8 +589,6 @@ async function refresh() {
     }
     const wanted = pickLanguage(state.me.language ?? saved('language', null), ...offer());
     if (wanted !== language()) await load(wanted);
-    render();
-    await answerAs(state.me);
   } catch (error) {
     if (!(error instanceof NetworkError)) throw error;
   }
@@ -626,12 +621,12 @@ async function upgrade() {
 }
 
 async function start() {
-  // The first screen needs only the texts; the outbox's count follows as soon as it is read
-  // (on a slow phone opening IndexedDB costs more than drawing the screen).
-  const outboxRead = upgrade().then(reloadOutbox);
-  await load(pickLanguage(state.me ? state.me.language : saved('language', null), ...offer()));
+  // Texts and the outbox are read side by side; the first screen needs both.
+  await Promise.all([
+    load(pickLanguage(state.me ? state.me.language : saved('language', null), ...offer())),
+    upgrade().then(reloadOutbox),
+  ]);
   render();
-  outboxRead.then(renderStatus, (error) => console.error('outbox', error));
   outbox.addEventListener('change', async (event) => {
     const holder = event.detail && 'holder' in event.detail ? event.detail.holder : undefined;
     if (holder !== undefined && holder !== (state.me ? state.me.id : null)) {
