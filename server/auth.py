@@ -550,8 +550,13 @@ async def same_origin_json(
 ) -> None:
     """CSRF defence for cookie-authenticated JSON calls (the service worker cannot read a
     CSRF cookie): a browser sends application/json cross-site only after a CORS preflight,
-    which this app never grants, and a foreign Origin is refused outright."""
+    which this app never grants, and a foreign Origin is refused outright. A shared device's
+    answers must also be its caller's own (OWNER_HEADER: a person's, or a kiosk's)."""
     principal = principal_of(connection)
+    if principal is not None and principal.kiosk_id is not None:
+        # Defence in depth: a kiosk's outbox names the kiosk it holds answers for, and never
+        # sends them with another kiosk's token (pwa/outbox.js, setHolder).
+        _same_owner(connection, principal.kiosk_id, "These answers belong to another kiosk.")
     if principal is None or not principal.via_cookie:
         return
     ctype = connection.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -562,9 +567,16 @@ async def same_origin_json(
         raise PermissionDeniedException(detail="Cross-site request refused.")
     # A shared phone's outbox names whose answers it sends: never file them under whoever
     # happens to be signed in on the device now (docs/offline.md, "A shared phone").
+    _same_owner(connection, principal.person_id, "These answers belong to another person.")
+
+
+def _same_owner(
+    connection: ASGIConnection[Any, Any, Any, Any], owner_id: int | None, refusal: str
+) -> None:
+    """Refuse (403) a request whose outbox names another owner (OWNER_HEADER) than the caller."""
     owner = connection.headers.get(OWNER_HEADER)
-    if owner is not None and owner != str(principal.person_id):
-        raise PermissionDeniedException(detail="These answers belong to another person.")
+    if owner is not None and owner != str(owner_id):
+        raise PermissionDeniedException(detail=refusal)
 
 
 def _own_origin(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

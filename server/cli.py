@@ -388,8 +388,7 @@ def cmd_link_add(settings: config.Settings, args: argparse.Namespace) -> int:
     print(url)
     if args.qr:
         kind = "png" if args.qr.endswith(".png") else "svg"
-        data = customers.qr_png(url) if kind == "png" else customers.qr_svg(url).encode()
-        Path(args.qr).write_bytes(data)
+        Path(args.qr).write_bytes(customers.qr_file(url, kind))
         print(f"QR code ({kind.upper()}, 80 mm wide for an A6 card) written to {args.qr}")
     return 0
 

@@ -21,6 +21,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -48,7 +49,6 @@ SCRIPT = Path(__file__).parent / "templates" / "customer" / "link.js"
 # A6 is 105 x 148 mm: the code is printed 80 mm wide, with room for a line of text.
 QR_MM = 80
 QR_DPI = 300
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 # --- links -------------------------------------------------------------------------------
@@ -171,12 +171,10 @@ def link_url(public_url: str, link: Link, ref: str | None = None) -> str:
     return f"{public_url}{LINK_PATH}{link.token}{tail}"
 
 
-def qr_svg(url: str, inline: bool = False) -> str:
+def qr_svg(url: str) -> str:
     """The link as an SVG QR code, 80 mm wide when printed (fits an A6 card)."""
     code = segno.make(url, error="m")
     width = code.symbol_size(border=2)[0]
-    if inline:
-        return str(code.svg_inline(scale=4, border=2, dark="#000", light="#fff"))
     out = io.BytesIO()
     code.save(out, kind="svg", scale=QR_MM / width, unit="mm", border=2, dark="#000")
     return out.getvalue().decode("utf-8")
@@ -190,6 +188,15 @@ def qr_png(url: str) -> bytes:
     out = io.BytesIO()
     code.save(out, kind="png", scale=scale, border=2, dpi=QR_DPI)
     return out.getvalue()
+
+
+QR_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+def qr_file(url: str, kind: str) -> bytes:
+    """The link's QR code as a PNG file (kind "png") or else an SVG file: the admin page's
+    download and `spiegel link add --qr`."""
+    return qr_png(url) if kind == "png" else qr_svg(url).encode()
 
 
 # --- the customer's page -----------------------------------------------------------------
@@ -215,7 +222,7 @@ def clean_ref(ref: str | None) -> str | None:
     ref = (ref or "").strip()
     if not ref:
         return None
-    if len(ref) > MAX_REF or _CONTROL.search(ref):
+    if len(ref) > MAX_REF or answers.text_problem(ref):
         raise LinkError(f"a contact reference has at most {MAX_REF} plain characters")
     return ref
 
@@ -394,6 +401,7 @@ def parse_when(text: str, zone: ZoneInfo) -> int:
     return int(moment.timestamp())
 
 
+@lru_cache(maxsize=1024)  # a file holds few distinct score texts: each is parsed once
 def parse_score(text: str) -> int:
     """A whole number, also written with a decimal comma or point ("4,0", "8.0")."""
     text = text.strip().replace(",", ".")
@@ -437,7 +445,7 @@ class Importer:
         try:
             for row in reader:
                 start, line = line, reader.line_num + 1
-                if not any(cell.strip() for cell in row):
+                if not "".join(row).strip():
                     continue
                 parsed.rows += 1
                 self.row(row, index, start, parsed)
@@ -504,10 +512,13 @@ class Importer:
             comment = comment.replace("\r\n", "\n").replace("\r", "\n")
             if len(comment) > answers.MAX_COMMENT:
                 raise ValueError(f"comment longer than {answers.MAX_COMMENT} characters")
-            if _CONTROL.search(comment):
-                raise ValueError("a control character in the comment")
-        if ref is not None and (len(ref) > MAX_REF or _CONTROL.search(ref)):
-            raise ValueError(f"contact reference longer than {MAX_REF} plain characters")
+            if problem := answers.text_problem(comment):
+                raise ValueError(f"comment {problem}")
+        if ref is not None:
+            if len(ref) > MAX_REF:
+                raise ValueError(f"contact reference longer than {MAX_REF} characters")
+            if problem := answers.text_problem(ref):
+                raise ValueError(f"contact reference {problem}")
         return answers.NewAnswer(
             id=self.identity(at, team, kind, score, ref, comment),
             question_id=self.question_of[kind],
@@ -533,9 +544,12 @@ class Importer:
         return uuid5(f"{content}\x1f#{count}")
 
 
+_NAMESPACE_BYTES = NAMESPACE.bytes
+
+
 def uuid5(name: str) -> str:
     """uuid.uuid5(NAMESPACE, name) as text, without building UUID objects (100,000 a file)."""
-    digest = bytearray(hashlib.sha1(NAMESPACE.bytes + name.encode("utf-8")).digest()[:16])
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
@@ -595,7 +609,7 @@ async def import_file(
     parsed, report = await check_file(db, data, csat, zone, now)
     if dry_run or report.problems or not parsed.answers:
         return report
-    statuses = await answers.store_batch(db, parsed.answers, now)
+    statuses = await answers.store_batch(db, parsed.answers, now, atomic=True)
     stored = statuses.count("stored")
     return msgspec.structs.replace(
         report, stored=stored, already=len(statuses) - stored, dry_run=False
@@ -687,28 +701,29 @@ async def _admin_link(ctx: Ctx, link_id: int) -> Link:
     return found
 
 
+async def _qr(
+    request: Request[Any, Any, Any], ctx: Ctx, link_id: int, kind: Literal["svg", "png"]
+) -> Response[bytes]:
+    """A link's QR code as a file to save or print (the CLI's `link add --qr` writes the same)."""
+    url = link_url(_public_url(request, ctx), await _admin_link(ctx, link_id))
+    disposition = f'inline; filename="spiegel-link-{link_id}.{kind}"'
+    return Response(
+        qr_file(url, kind), media_type=QR_TYPES[kind], headers={"Content-Disposition": disposition}
+    )
+
+
 @get("/admin/links/{link_id:int}/qr.svg", guards=[admin_only], include_in_schema=False)
 async def link_qr_svg(
     link_id: FromPath[int], request: Request[Any, Any, Any], ctx: Ctx
-) -> Response[str]:
-    found = await _admin_link(ctx, link_id)
-    return Response(
-        qr_svg(link_url(_public_url(request, ctx), found)),
-        media_type="image/svg+xml",
-        headers={"Content-Disposition": f'inline; filename="spiegel-link-{link_id}.svg"'},
-    )
+) -> Response[bytes]:
+    return await _qr(request, ctx, link_id, "svg")
 
 
 @get("/admin/links/{link_id:int}/qr.png", guards=[admin_only], include_in_schema=False)
 async def link_qr_png(
     link_id: FromPath[int], request: Request[Any, Any, Any], ctx: Ctx
 ) -> Response[bytes]:
-    found = await _admin_link(ctx, link_id)
-    return Response(
-        qr_png(link_url(_public_url(request, ctx), found)),
-        media_type="image/png",
-        headers={"Content-Disposition": f'inline; filename="spiegel-link-{link_id}.png"'},
-    )
+    return await _qr(request, ctx, link_id, "png")
 
 
 @get("/admin/links/{link_id:int}/print", guards=[admin_only], include_in_schema=False)

@@ -308,6 +308,10 @@ class Writer:
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         return next(iter(await self._conn.execute_fetchall(sql, params)), None)
 
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Every row of one statement (a SELECT, or a write's RETURNING), in one trip."""
+        return list(await self._conn.execute_fetchall(sql, params))
+
 
 class ReadPool:
     """Long reads (reports) run in a separate worker process, on read-only connections of its

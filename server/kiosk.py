@@ -20,7 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
-from server import i18n, people
+from server import answers, i18n, people
 from server.admin import SECTIONS, Section, admin_only
 from server.auth import client_address, hash_token, principal_of, signed_in
 from server.callers import KIOSK_KINDS, KIOSK_TOKEN_PREFIX, KioskMode, Principal, kiosk
@@ -377,19 +377,8 @@ async def get_kiosk(db: Database, kiosk_id: int) -> KioskRow | None:
 async def list_kiosks(db: Database, since: int) -> list[KioskRow]:
     """Every kiosk, with the answers it sent that were given since `since` (start of today)."""
     rows = await db.fetch_all(f"SELECT {_KIOSK_COLUMNS} ORDER BY k.name, k.id")
-    counts = await answers_since_by_kiosk(db, since)
+    counts = await answers.count_by_kiosk(db, since)
     return [_kiosk_row(row, counts.get(row["id"], 0)) for row in rows]
-
-
-async def answers_since_by_kiosk(db: Database, since: int) -> dict[int, int]:
-    # Read-only, over the index answers_kiosk_time (migration 0004); the answers room owns
-    # the table and this is the kiosk list's one figure from it.
-    rows = await db.fetch_all(
-        "SELECT kiosk_id, COUNT(*) AS n FROM answers"
-        " WHERE kiosk_id IS NOT NULL AND answered_at >= ? GROUP BY kiosk_id",
-        (since,),
-    )
-    return {row["kiosk_id"]: row["n"] for row in rows}
 
 
 async def config_of(db: Database, kiosk_id: int) -> KioskConfig:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -408,6 +409,23 @@ async def test_identical_rows_are_two_answers_and_a_longer_export_adds_only_the_
     assert rows(settings, "SELECT COUNT(*) FROM answers") == [(4,)]
 
 
+async def test_control_characters_in_a_comment_or_reference_refuse_their_rows(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    await team(app, "Balie")
+    bell = ["2026-09-02", "Balie", "csat", "4", "T-1", "bel\x07"]
+    escape = ["2026-09-04", "Balie", "csat", "4", "T\x1b3", ""]
+
+    report = await run_import(app, csv_rows(4, {1: bell, 3: escape}))
+
+    only = "; only newline and tab are allowed"
+    assert [(p.line, p.reason) for p in report.problems] == [
+        (3, f"comment holds a control character (U+0007){only}"),
+        (5, f"contact reference holds a control character (U+001B){only}"),
+    ]
+    assert rows(settings, "SELECT COUNT(*) FROM answers") == [(0,)]
+
+
 async def test_a_declared_scale_and_a_file_without_columns(app: Litestar, client: Client) -> None:
     await team(app, "Balie")
     data = b"date,team,kind,score\n2026-10-01,Balie,csat,4\n"
@@ -470,6 +488,122 @@ def test_cli_import_refuses_with_line_numbers_then_imports(
     assert "20 answers imported, 0 already there" in capsys.readouterr().out
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM answers").fetchone() == (20,)
+
+
+async def test_an_import_that_fails_at_one_row_stores_none_of_the_file(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    shop = await team(app, "Balie")
+    asked = await customers.import_questions(db_of(app), (1, 5), START.timestamp())
+    made = [
+        answers.NewAnswer(id=str(uuid.uuid4()), question_id=asked["csat"], value=1 + i % 5,
+                          answered_at=int(START.timestamp()) - i, source="import", team_id=shop)
+        for i in range(2 * answers.ATOMIC_ROWS + 1)  # more than one statement
+    ]  # fmt: skip
+    # A team deleted between the check and the store: its row breaks a foreign key.
+    broken = msgspec.structs.replace(made[-1], team_id=shop + 1000)
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await answers.store_batch(db_of(app), [*made[:-1], broken], START.timestamp(), atomic=True)
+    assert rows(settings, "SELECT COUNT(*) FROM answers") == [(0,)]
+    assert rows(settings, "SELECT COUNT(*) FROM report_weeks") == [(0,)]
+
+    statuses = await answers.store_batch(db_of(app), made, START.timestamp(), atomic=True)
+    assert statuses == ["stored"] * len(made)
+    assert rows(settings, "SELECT COUNT(*) FROM answers") == [(len(made),)]
+
+
+async def test_stored_answers_are_found_among_more_ids_than_sqlite_binds_to_one_query(
+    app: Litestar, client: Client
+) -> None:
+    await team(app, "Balie")
+    report = await run_import(app, csv_rows(3))
+    stored = [row[0] for row in rows(app.state.settings, "SELECT id FROM answers")]
+    unknown = [str(uuid.uuid4()) for _ in range(40_000)]  # SQLite binds at most 32,766
+
+    found = await answers.stored_fingerprints(db_of(app), [*unknown, *stored])
+
+    assert report.stored == 3
+    assert sorted(found) == sorted(stored)
+
+
+ROLLUPS = ("report_units", "report_weeks", "report_days", "report_people")
+
+
+def rollups(settings: config.Settings) -> dict[str, list[tuple[Any, ...]]]:
+    """The reports room's rollup tables, rows sorted, sums rounded; a cell emptied by a
+    replaced answer may stay as a row of zeros, which a rebuild does not make."""
+    return {
+        table: sorted(
+            tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+            for row in rows(settings, f"SELECT * FROM {table}")
+            if table not in ("report_weeks", "report_days") or any(row[3:])
+        )
+        for table in ROLLUPS
+    }
+
+
+async def rebuilt(app: Litestar, settings: config.Settings) -> dict[str, list[tuple[Any, ...]]]:
+    """The rollups rebuilt from every answer stored, in the zone they were kept in."""
+    [(zone,)] = rows(settings, "SELECT name FROM report_zone")
+    async with db_of(app).transaction() as tx:
+        for sql, params in reports.rebuild_statements(zone):
+            await tx.execute(sql, params)
+    return rollups(settings)
+
+
+def checkin(person: int, team_id: int, value: int, hours_ago: float) -> answers.NewAnswer:
+    return answers.NewAnswer(
+        id=str(uuid.uuid4()), question_id=1, value=value, source="app", person_id=person,
+        team_id=team_id, answered_at=int(START.timestamp() - hours_ago * 3600),
+    )  # fmt: skip
+
+
+async def test_after_an_import_the_rollups_equal_a_rebuild_from_the_answers(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    shop = await team(app, "Balie")
+    link = await new_link(app, "Kassa")
+    kim, _ = await add_person(app, email="kim@example.org", team="Balie")
+    await answers.store_batch(db_of(app), [checkin(kim, shop, 2, 1)], START.timestamp())
+    sent = await post(client, answer(link.questions[0], 3), headers=via(link))
+    assert sent.json()["results"][0]["status"] == "stored"
+    data = csv_rows(2 * answers.ATOMIC_ROWS + 500) + b"2026-11-02,Kassa,nps,9,,\n"
+
+    report = await run_import(app, data)
+    kept = rollups(settings)
+
+    assert report.stored == 2 * answers.ATOMIC_ROWS + 501
+    counted = rows(settings, "SELECT SUM(n) FROM report_weeks WHERE anonymous > 0")
+    assert counted == [(report.stored + 1,)]  # and the link's answer
+    assert kept["report_units"] and kept["report_people"]
+    assert kept == await rebuilt(app, settings)
+
+
+async def test_staff_answers_stored_at_once_replace_and_move_like_one_by_one(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    shop, office = await team(app, "Balie"), await team(app, "Kantoor")
+    kim, _ = await add_person(app, email="kim@example.org", team="Balie")
+    ann, _ = await add_person(app, email="ann@example.org", team="Balie")
+    earlier = [checkin(kim, shop, 1, 5), checkin(ann, shop, 2, 5)]
+    await answers.store_batch(db_of(app), earlier, START.timestamp())
+    at_once = [
+        checkin(kim, office, 2, 2),  # later the same day: replaces, in another team
+        checkin(kim, shop, 1, 3),  # earlier than the one above: does not count
+        checkin(ann, shop, 1, 6),  # earlier than the stored one: does not count
+        checkin(ann, shop, 2, 30),  # another day
+        answers.NewAnswer(id=str(uuid.uuid4()), question_id=4, value=3, source="api",
+                          team_id=shop, answered_at=int(START.timestamp())),
+    ]  # fmt: skip
+
+    statuses = await answers.store_batch(db_of(app), at_once, START.timestamp(), atomic=True)
+    kept = rollups(settings)
+
+    assert statuses == ["stored"] * len(at_once)
+    counted = rows(settings, "SELECT answer_id FROM report_units ORDER BY answer_id")
+    assert counted == sorted([(at_once[0].id,), (earlier[1].id,), (at_once[3].id,)])
+    assert kept == await rebuilt(app, settings)
 
 
 # --- API keys ------------------------------------------------------------------------------

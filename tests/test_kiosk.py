@@ -290,6 +290,32 @@ async def test_paired_again_the_same_kiosk_keeps_its_id_and_held_answers_are_sto
     ]
 
 
+async def test_answers_naming_another_kiosk_as_their_owner_are_refused_with_403(
+    app: Litestar, client: Client, clock: FakeClock
+) -> None:
+    winkel = await team(app, "Winkel")
+    token = await paired(app, client, winkel)
+    other = await paired(app, client, winkel)
+    other_id = rows(app, "SELECT MAX(id) FROM kiosks")[0][0]
+    sent = answer(CHECKIN, 2, clock.iso(-60))
+
+    def owned_by(kiosk_id: int, device: str) -> dict[str, str]:
+        return {**bearer(device), "X-Spiegel-Owner": str(kiosk_id)}
+
+    refused = await client.post(
+        "/api/v1/answers", json={"answers": [sent]}, headers=owned_by(other_id, token)
+    )
+    assert refused.status_code == 403
+    assert "another kiosk" in refused.json()["detail"]
+    assert rows(app, "SELECT * FROM answers") == []
+
+    stored = await client.post(
+        "/api/v1/answers", json={"answers": [sent]}, headers=owned_by(other_id, other)
+    )
+    assert stored.json()["results"] == [{"id": sent["id"], "status": "stored"}]
+    assert [tuple(r) for r in rows(app, "SELECT kiosk_id FROM answers")] == [(other_id,)]
+
+
 async def test_a_kiosk_token_is_no_person_and_no_api_key(app: Litestar, client: Client) -> None:
     token = await paired(app, client, await team(app, "Winkel"))
     assert (await client.get("/api/v1/me", headers=bearer(token))).status_code in (401, 403)
