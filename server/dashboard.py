@@ -1,6 +1,6 @@
 """The manager view's pages: the overview of a manager's teams, a team page, a comparison.
 
-Thin handlers over the reports room (server/reports.py), which reads the figures and applies
+Thin handlers over the reports room (server/reports/), which reads the figures and applies
 the anonymity rule; this room only chooses the period, draws the charts (server/charts.py)
 and renders the templates in server/templates/manager/. Figures, charts and template all
 run in the report worker process (db.ReadPool): the event loop only hands over a Page and

@@ -94,6 +94,33 @@ async def test_link_page_asks_four_faces_without_cookie_or_anything_from_elsewhe
         assert url.startswith("/"), url
 
 
+ROOT = Path(__file__).resolve().parent.parent
+# What the link's page loads from /c/s/, and where each file lies in the repository.
+LINK_FILES = {
+    "link.js": ROOT / "server" / "templates" / "customer" / "link.js",
+    "outbox.js": ROOT / "pwa" / "outbox.js",
+    "api.js": ROOT / "pwa" / "api.js",
+    "app.css": ROOT / "pwa" / "app.css",
+    "icon.svg": ROOT / "pwa" / "icons" / "icon.svg",
+}
+
+
+async def test_the_link_pages_files_are_served_under_c_s_from_the_templates_and_the_staff_app(
+    app: Litestar, client: Client
+) -> None:
+    files = LINK_FILES
+    link = await new_link(app)
+    page = await client.get(f"/c/{link.token}")
+
+    loaded = set(re.findall(r'(?:src|href)="/c/s/([^"?]+)', page.text))
+    assert loaded and loaded <= set(files)
+    for name, path in files.items():
+        served = await client.get(f"/c/s/{name}")
+        assert served.status_code == 200, name
+        assert served.content == path.read_bytes(), name
+    assert (await client.get("/c/s/secrets.txt")).status_code == 404
+
+
 async def test_link_answers_are_stored_with_the_links_team_ref_and_reason(
     app: Litestar, client: Client, settings: config.Settings
 ) -> None:
