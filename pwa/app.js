@@ -42,6 +42,9 @@ const state = {
   // Signed out here, and the server not yet told (offline): the person is not shown again.
   leaving: saved('signoutPending', null) !== null,
   sent: false, // answers were delivered while this page was open: worth a quiet "all sent"
+  // The answers delivered while this page was open: a history fetched while one was on its
+  // way may not hold it yet, and must not make it vanish from the screen.
+  delivered: [],
   ref: clip((new URLSearchParams(location.search).get('ref') || '').trim(), 100),
   choice: {}, // question id -> {value, day}: set at the tap itself, before any await
   // What a card confirms, kept as catalogue keys so that a language switch re-words it.
@@ -527,6 +530,7 @@ function mergeDelivered(answers) {
   const ids = new Set(state.history.map((a) => a.id));
   for (const answer of answers) {
     if (ids.has(answer.id)) continue;
+    ids.add(answer.id);
     const known = state.known[answer.question];
     state.history.push({ ...answer, kind: known ? known.kind : '' });
   }
@@ -572,6 +576,7 @@ async function refresh() {
     if (state.me && state.me.id !== me.data.id) {
       // Someone else signed in on this device: nothing of the one before stays in view.
       state.history = [];
+      state.delivered = [];
       state.choice = {};
       state.notice = {};
     }
@@ -585,7 +590,7 @@ async function refresh() {
     }
     if (history.ok) {
       state.history = history.data.answers;
-      keep('history', state.history);
+      mergeDelivered(state.delivered);
     }
     const wanted = pickLanguage(state.me.language ?? saved('language', null), ...offer());
     if (wanted !== language()) await load(wanted);
@@ -636,6 +641,7 @@ async function start() {
     }
     const delivered = event.detail && event.detail.delivered;
     if (delivered && delivered.length) {
+      state.delivered.push(...delivered);
       mergeDelivered(delivered);
       state.sent = true;
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.browser.conftest import PHONE, LiveServer, set_offline, sign_in, wait_for, wait_ready
 
@@ -165,3 +165,29 @@ def test_history_shows_stored_and_still_waiting_answers(
     checkins.get_by_text("Toon als tabel").click()
     expect(checkins.locator("table tbody tr").last).to_contain_text("1 van 1")
     expect(page.locator("svg text").filter(has_text="100")).to_have_count(0)
+
+
+def test_an_answer_delivered_while_the_history_was_on_its_way_stays_in_the_history(
+    context: BrowserContext, server: LiveServer
+) -> None:
+    page = context.new_page()
+    sign_in(page, server)
+    set_offline(context, server, True)
+    page.locator(".card.contact").get_by_role("button", name="Goed", exact=True).click()
+    expect(page.locator("#outbox-status")).to_contain_text("1 antwoord wacht op verbinding")
+    # Back online, the app fetches its history and sends the waiting answer at once; the
+    # history answers last, as it was before the answer was stored.
+    held: list[Route] = []
+    context.route("**/api/v1/me/answers*", lambda route: held.append(route))
+    set_offline(context, server, False)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    wait_for(lambda: len(answers(server, "contact_self")) == 1, what="the contact stored")
+    expect(page.locator("#outbox-status")).to_have_text(ALL_SENT)
+    wait_for(lambda: bool(held), what="the history asked for")
+    held[0].fulfill(json={"answers": []})
+    page.wait_for_timeout(300)
+    page.get_by_role("link", name="Geschiedenis").click()
+    items = page.locator(".answers li")
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("Contact: Goed")
+    context.unroute("**/api/v1/me/answers*")
