@@ -306,6 +306,28 @@ async def test_admin_makes_and_disables_a_link_on_the_links_page(
     assert staff.status_code in (401, 403)
 
 
+async def test_a_link_without_a_name_or_team_is_refused_beside_the_fields_keeping_what_was_typed(
+    app: Litestar, client: Client, settings: config.Settings
+) -> None:
+    await team(app, "Winkel")
+    await admin(app, client)
+    token = await csrf(client, "/admin/links")
+
+    nameless = await client.post(
+        "/admin/links", data={"_csrf_token": token, "name": " ", "team": "9999", "nps": "on"}
+    )
+    teamless = await client.post(
+        "/admin/links", data={"_csrf_token": token, "name": "Kassabon", "team": ""}
+    )
+
+    assert nameless.status_code == teamless.status_code == 400
+    assert 'id="e-name"' in nameless.text and 'id="e-team"' in nameless.text
+    assert "Geef de link een naam van 1 tot 100 tekens." in nameless.text
+    assert 'id="e-name"' not in teamless.text and "Kies een team." in teamless.text
+    assert 'value="Kassabon"' in teamless.text
+    assert rows(settings, "SELECT COUNT(*) FROM customer_links") == [(0,)]
+
+
 def test_cli_link_add_prints_the_link_and_writes_its_qr_code(
     db_path: str,
     tmp_path: Path,

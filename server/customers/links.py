@@ -294,7 +294,12 @@ def _public_url(request: Request[Any, Any, Any], ctx: Ctx) -> str:
 
 
 async def _links_page(
-    request: Request[Any, Any, Any], ctx: Ctx, problem: str | None = None, status: int = 200
+    request: Request[Any, Any, Any],
+    ctx: Ctx,
+    problem: str | None = None,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Template:
     book: questions.QuestionBook = request.app.state.questions
     smileys = [q for q in book.by_id.values() if q.active and q.kind == "customer_csat"]
@@ -308,6 +313,8 @@ async def _links_page(
         base=_public_url(request, ctx) + LINK_PATH,
         problem=problem,
         questions=book.by_id,
+        form=form or {},
+        errors=errors or {},
     )
 
 
@@ -321,16 +328,21 @@ async def links_admin(request: Request[Any, Any, Any], ctx: Ctx) -> Template:
 async def links_add(request: Request[Any, Any, Any], ctx: Ctx) -> Template | Redirect:
     form = await request.form()
     book: questions.QuestionBook = request.app.state.questions
+    typed = {key: str(form.get(key, "")) for key in ("name", "team", "smiley")}
+    teams = {str(t.id) for t in await people.list_teams(ctx.db) if not t.archived}
+    errors = {}
+    if not 1 <= len(typed["name"].strip()) <= MAX_NAME:
+        errors["name"] = "customer.links.error.name"
+    if typed["team"] not in teams:
+        errors["team"] = "customer.links.error.team"
+    if errors:
+        return await _links_page(request, ctx, None, 400, typed, errors)
     try:
-        team = int(str(form.get("team", "")))
-        teams = {t.id for t in await people.list_teams(ctx.db) if not t.archived}
-        if team not in teams:
-            raise LinkError("choose a team")
-        smiley = str(form.get("smiley", "") or "")
+        smiley = typed["smiley"]
         asked = link_questions(book, int(smiley) if smiley else None, form.get("nps") == "on")
-        made = await create_link(ctx.db, str(form.get("name", "")), team, asked, ctx.clock())
+        made = await create_link(ctx.db, typed["name"], int(typed["team"]), asked, ctx.clock())
     except (LinkError, ValueError) as exc:
-        return await _links_page(request, ctx, str(exc), 400)
+        return await _links_page(request, ctx, str(exc), 400, typed)
     return Redirect(f"/admin/links#link-{made.id}", status_code=303)
 
 

@@ -39,7 +39,13 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PHONE = {"width": 360, "height": 740}
 T = TypeVar("T")
 
-# JavaScript run in the page: the outbox's entries, read straight from IndexedDB.
+
+def outbox_entries_js(database: str) -> str:
+    """JavaScript run in the page: an outbox's entries, read straight from its IndexedDB."""
+    return OUTBOX_ENTRIES.replace("'spiegel-outbox'", repr(database), 1)
+
+
+# JavaScript run in the page: the staff app's outbox entries, read straight from IndexedDB.
 OUTBOX_ENTRIES = """() => new Promise((resolve, reject) => {
   const open = indexedDB.open('spiegel-outbox');
   open.onerror = () => reject(open.error);

@@ -25,6 +25,7 @@ from tests.browser.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LiveServer,
+    outbox_entries_js,
     screenshot,
     set_offline,
     wait_for,
@@ -39,18 +40,8 @@ DAY = 24 * 3600
 TAP_GAP_MS = 4100  # past the thank-you screen (3 s) and the lock-out (4 s from the tap)
 AXE = Axe()
 
-# The kiosk's outbox read straight from IndexedDB (database spiegel-outbox-kiosk).
-KIOSK_OUTBOX = """() => new Promise((resolve, reject) => {
-  const open = indexedDB.open('spiegel-outbox-kiosk');
-  open.onerror = () => reject(open.error);
-  open.onsuccess = () => {
-    const db = open.result;
-    if (!db.objectStoreNames.contains('answers')) { db.close(); resolve([]); return; }
-    const all = db.transaction('answers').objectStore('answers').getAll();
-    all.onsuccess = () => { db.close(); resolve(all.result); };
-    all.onerror = () => reject(all.error);
-  };
-})"""
+# The kiosk's outbox read straight from IndexedDB.
+KIOSK_OUTBOX = outbox_entries_js("spiegel-outbox-kiosk")
 
 # Queue many answers at once, as entries of the kiosk's outbox (the shape Outbox.add writes,
 # owned by the paired kiosk), in one transaction: tapping them in would take hours.
